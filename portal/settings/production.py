@@ -1,0 +1,33 @@
+"""Production: HTTPS-only, secure cookies, HSTS. Passes ``manage.py check --deploy``.
+
+Requires ``SECRET_KEY``, ``FIELD_ENCRYPTION_KEY``, ``ALLOWED_HOSTS``, ``DATABASE_URL`` and
+``REDIS_URL`` in the environment.
+"""
+
+import os
+
+os.environ["DEBUG"] = "0"
+
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+from .base import *  # noqa: E402, F403
+from .base import FIELD_ENCRYPTION_KEY, STORAGES, env  # noqa: E402
+
+if not FIELD_ENCRYPTION_KEY:
+    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY must be set in production.")
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}

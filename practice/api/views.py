@@ -1,0 +1,229 @@
+"""REST API v1 of the practice network: thin views over selectors and services."""
+
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, permissions, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from portal.errors import ApplicationError
+
+from .. import selectors, services
+from ..filtersets import UnitFilterSet
+from ..models import Category, RoleAssignment, Unit, User
+from ..permissions import Action
+from .serializers import (
+    CategorySerializer,
+    RoleAssignmentSerializer,
+    StatsQuerySerializer,
+    TokenRequestSerializer,
+    TokenSerializer,
+    UnitSerializer,
+    UnitStatsSerializer,
+    UserSerializer,
+)
+
+__all__ = ["CategoryViewSet", "RoleViewSet", "TokenView", "UnitViewSet", "UserViewSet"]
+
+
+class TokenView(APIView):
+    """Exchange a username and password for an API token."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list[Any] = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = TokenRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(
+            request._request,
+            username=serializer.validated_data["username"],
+            password=serializer.validated_data["password"],
+        )
+        if user is None:
+            raise ApplicationError(
+                _("The username or password is wrong, or the account is disabled."),
+                code="invalid_credentials",
+            )
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+class ReadPublicWriteAuthenticated(permissions.BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return request.method in permissions.SAFE_METHODS or bool(
+            request.user and request.user.is_authenticated
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List units (public: active units; staff: plus inactive ones in scope)"),
+    retrieve=extend_schema(summary="One unit"),
+    create=extend_schema(summary="Create a unit"),
+    partial_update=extend_schema(summary="Edit, move, deactivate a unit"),
+    destroy=extend_schema(summary="Delete a unit with no sub-units and no records"),
+)
+class UnitViewSet(viewsets.ModelViewSet):
+    serializer_class = UnitSerializer
+    permission_classes = [ReadPublicWriteAuthenticated]
+    filterset_class = UnitFilterSet
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Unit]:
+        if self.action in ("list", "retrieve"):
+            return selectors.units_visible(self.request.user).order_by("tree_id", "lft")
+        # Writes and statistics: only units inside the caller's staff scope exist (404).
+        return Unit.objects.for_user(self.request.user, Action.VIEW)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        units = list(page if page is not None else queryset)
+        serializer = self.get_serializer(
+            units, many=True, context={**self.get_serializer_context(), "paths": selectors.unit_paths(units)}
+        )
+        if page is not None:
+            return self.get_paginated_response(serializer.data)
+        return Response(serializer.data)
+
+    def perform_create(self, serializer: Any) -> None:
+        data = dict(serializer.validated_data)
+        parent = data.pop("parent", None)
+        serializer.instance = services.unit_create(actor=self.request.user, parent=parent, **data)
+
+    def perform_update(self, serializer: Any) -> None:
+        unit = serializer.instance
+        data = dict(serializer.validated_data)
+        if "parent" in data:
+            parent = data.pop("parent")
+            if parent != unit.parent:
+                unit = services.unit_move(actor=self.request.user, unit=unit, parent=parent)
+        is_active = data.pop("is_active", None)
+        if data:
+            unit = services.unit_update(actor=self.request.user, unit=unit, data=data)
+        if is_active is not None:
+            unit = services.unit_set_active(actor=self.request.user, unit=unit, active=is_active)
+        serializer.instance = unit
+
+    def perform_destroy(self, instance: Unit) -> None:
+        services.unit_delete(actor=self.request.user, unit=instance)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", str, description="YYYY-MM-DD"),
+            OpenApiParameter("to", str, description="YYYY-MM-DD"),
+        ],
+        responses={200: UnitStatsSerializer},
+    )
+    @action(detail=True, methods=["get"], permission_classes=[permissions.IsAuthenticated])
+    def stats(self, request: Request, pk: str | None = None) -> Response:
+        unit = self.get_object()
+        query = StatsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = selectors.unit_stats(
+            unit, date_from=query.validated_data.get("from"), date_to=query.validated_data.get("to")
+        )
+        return Response(data)
+
+
+class CategoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The service platforms (public)."""
+
+    serializer_class = CategorySerializer
+    permission_classes = [permissions.AllowAny]
+    pagination_class = None
+
+    def get_queryset(self) -> QuerySet[Category]:
+        return selectors.categories()
+
+
+class RoleViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Roles on units. A role covers the unit's subtree; coordinators grant and revoke."""
+
+    serializer_class = RoleAssignmentSerializer
+    filterset_fields = ["user", "unit", "role"]
+
+    def get_queryset(self) -> QuerySet[RoleAssignment]:
+        return selectors.role_assignments_for(self.request.user)
+
+    def perform_create(self, serializer: Any) -> None:
+        data = serializer.validated_data
+        serializer.instance = services.role_grant(
+            actor=self.request.user, user=data["user"], unit=data["unit"], role=data["role"]
+        )
+
+    def perform_destroy(self, instance: RoleAssignment) -> None:
+        services.role_revoke(actor=self.request.user, assignment=instance)
+
+
+class UserViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Staff accounts: coordinators create and disable the accounts of those under them."""
+
+    serializer_class = UserSerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[User]:
+        roles = Prefetch(
+            "role_assignments", queryset=RoleAssignment.objects.select_related("unit")
+        )
+        return (
+            selectors.users_in_scope(self.request.user)
+            .prefetch_related(roles)
+            .order_by("username")
+        )
+
+    def perform_create(self, serializer: Any) -> None:
+        data = serializer.validated_data
+        serializer.instance = services.user_create(
+            actor=self.request.user,
+            username=data["username"],
+            password=data["password"],
+            name=data.get("name", ""),
+            phone=data.get("phone", ""),
+            unit=data.get("unit"),
+            role=data.get("role"),
+        )
+
+    def perform_update(self, serializer: Any) -> None:
+        serializer.instance = services.user_update(
+            actor=self.request.user, user=serializer.instance, data=serializer.validated_data
+        )
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().update(request, *args, **kwargs)
+        user = self.get_queryset().get(pk=response.data["id"])
+        response.data = self.get_serializer(user).data
+        return response
+
+    @extend_schema(responses={200: UserSerializer})
+    @action(detail=False, methods=["get"])
+    def me(self, request: Request) -> Response:
+        user = (
+            User.objects.prefetch_related(
+                Prefetch("role_assignments", queryset=RoleAssignment.objects.select_related("unit"))
+            ).get(pk=request.user.pk)
+        )
+        return Response(self.get_serializer(user).data)

@@ -1,0 +1,57 @@
+"""``manage.py seed_demo``: the Nanjing County demo. Idempotent: a second run changes nothing."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from practice import services
+from practice.choices import Role
+from practice.demo import CENTRE_NAME, county_spec
+from practice.models import RoleAssignment, Unit, User
+from practice.tree import NodeSpec
+
+DEMO_PASSWORD = "nanjing-demo-2026"
+
+# username, full name, role, unit name (None: superuser)
+ACCOUNTS: list[tuple[str, str, str | None, str | None]] = [
+    ("admin", "系统管理员", None, None),
+    ("county", "林文明（县委文明办）", Role.COORDINATOR, CENTRE_NAME),
+    ("shancheng", "陈建华（山城镇）", Role.MANAGER, "山城镇新时代文明实践所"),
+    ("dafang", "黄丽娟（大房村）", Role.MANAGER, "大房村新时代文明实践站"),
+]
+
+
+class Command(BaseCommand):
+    help = "Load the Nanjing County demo network and its demo accounts (idempotent)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        with transaction.atomic():
+            admin, _ = self._account("admin", "系统管理员", superuser=True)
+            centre = Unit.objects.filter(parent=None, name=CENTRE_NAME).first()
+            if centre is None:
+                nodes = services.unit_import_tree(
+                    actor=admin, parent=None, spec=NodeSpec.from_mapping(county_spec())
+                )
+                self.stdout.write(f"Built {CENTRE_NAME}: {len(nodes)} units.")
+            else:
+                self.stdout.write(f"{CENTRE_NAME} already exists; units left as they are.")
+            for username, name, role, unit_name in ACCOUNTS[1:]:
+                user, _ = self._account(username, name)
+                unit = Unit.objects.get(name=unit_name)
+                if role and not RoleAssignment.objects.filter(user=user, unit=unit, role=role).exists():
+                    services.role_grant(actor=admin, user=user, unit=unit, role=role)
+        self.stdout.write(self.style.SUCCESS("Demo logins (password for all: %s):" % DEMO_PASSWORD))
+        for username, name, role, unit_name in ACCOUNTS:
+            where = f"{role} @ {unit_name}" if role else "superuser"
+            self.stdout.write(f"  {username:<10} {name} — {where}")
+
+    def _account(self, username: str, name: str, *, superuser: bool = False) -> tuple[User, bool]:
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={"name": name, "is_superuser": superuser, "is_staff": superuser},
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        return user, created

@@ -1,0 +1,217 @@
+"""Reads of the practice network. Every function returns what a page or endpoint needs in a
+fixed number of queries, whatever the size of the tree."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from mptt.utils import get_cached_trees
+
+from .choices import Role, UnitKind
+from .models import AuditEntry, Category, RoleAssignment, Unit, User
+from .permissions import Action, has_any_role, scope_q
+
+__all__ = [
+    "audit_for_unit",
+    "categories",
+    "children_with_counts",
+    "network_counts",
+    "role_assignments_for",
+    "roots_with_counts",
+    "unit_ancestors",
+    "unit_children",
+    "unit_paths",
+    "unit_stats",
+    "unit_subtree",
+    "units_visible",
+    "user_grants",
+    "users_in_scope",
+]
+
+
+def units_visible(user: Any) -> QuerySet[Unit]:
+    """Public (active) units plus the inactive ones in the user's staff scope."""
+    return Unit.objects.visible_to(user)
+
+
+def network_counts(*, within: Unit | None = None) -> dict[str, int]:
+    """Active units per kind — over everything, or over one subtree (excluding its top)."""
+    qs = Unit.objects.filter(is_active=True)
+    if within is not None:
+        qs = qs.within(within, include_self=False)
+    counts = Counter(
+        dict(qs.order_by().values_list("kind").annotate(n=Count("pk")).values_list("kind", "n"))
+    )
+    return {kind: counts.get(kind, 0) for kind in UnitKind.values}
+
+
+def _station_count() -> Subquery:
+    stations = (
+        Unit.objects.filter(
+            tree_id=OuterRef("tree_id"),
+            lft__gt=OuterRef("lft"),
+            lft__lt=OuterRef("rght"),
+            kind=UnitKind.STATION,
+            is_active=True,
+        )
+        .order_by()
+        .values("tree_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(stations), 0)
+
+
+def roots_with_counts() -> list[Unit]:
+    """Active top-level units, each with ``station_count`` (one query)."""
+    return list(
+        Unit.objects.filter(parent=None, is_active=True)
+        .annotate(station_count=_station_count())
+        .order_by("tree_id")
+    )
+
+
+def children_with_counts(unit: Unit, *, user: Any = None) -> list[Unit]:
+    """The visible children of ``unit``, each with ``station_count`` (one query)."""
+    return list(
+        units_visible(user).filter(parent=unit).annotate(station_count=_station_count()).order_by("lft")
+    )
+
+
+def unit_ancestors(unit: Unit) -> list[Unit]:
+    return list(unit.get_ancestors().only("pk", "name", "kind", "level"))
+
+
+def unit_children(unit: Unit, user: Any) -> list[Unit]:
+    return list(units_visible(user).filter(parent=unit).order_by("lft"))
+
+
+def unit_subtree(user: Any, *, top: Unit | None, depth: int) -> list[Unit]:
+    """Visible units from ``top`` (or every root) down ``depth`` levels, as cached trees.
+
+    One query; each returned node answers ``get_children()`` from memory. The visible set
+    is closed under ancestors (an inactive unit never has active sub-units), so no visible
+    node is cut off from its parent.
+    """
+    qs = units_visible(user).order_by("tree_id", "lft")
+    if top is None:
+        qs = qs.filter(level__lte=depth)
+    else:
+        qs = qs.within(top).filter(level__lte=top.level + depth)
+    return get_cached_trees(qs)
+
+
+def unit_paths(units: list[Unit]) -> dict[int, list[str]]:
+    """For each unit, the names from its root down to itself — in one query."""
+    if not units:
+        return {}
+    ids = [u.pk for u in units]
+    ancestors = list(
+        Unit.objects.filter(
+            Exists(
+                Unit.objects.filter(
+                    pk__in=ids,
+                    tree_id=OuterRef("tree_id"),
+                    lft__gt=OuterRef("lft"),
+                    lft__lt=OuterRef("rght"),
+                )
+            )
+        )
+        .order_by("level")
+        .values_list("tree_id", "lft", "rght", "name")
+    )
+    paths: dict[int, list[str]] = {}
+    for unit in units:
+        paths[unit.pk] = [
+            name
+            for tree_id, lft, rght, name in ancestors
+            if tree_id == unit.tree_id and lft < unit.lft and rght > unit.rght
+        ] + [unit.name]
+    return paths
+
+
+def user_grants(user: User) -> list[RoleAssignment]:
+    return list(
+        RoleAssignment.objects.filter(user=user).select_related("unit").order_by("unit__tree_id", "unit__lft")
+    )
+
+
+def role_assignments_for(user: Any, *, unit: Unit | None = None) -> QuerySet[RoleAssignment]:
+    """Grants on units inside the user's staff view, optionally on one unit's subtree."""
+    qs = RoleAssignment.objects.filter(scope_q(user, Action.VIEW, prefix="unit__"))
+    if unit is not None:
+        qs = qs.filter(
+            unit__tree_id=unit.tree_id, unit__lft__gte=unit.lft, unit__lft__lte=unit.rght
+        )
+    return qs.select_related("user", "unit", "granted_by").order_by("unit__lft", "role", "user__username")
+
+
+def users_in_scope(actor: User) -> QuerySet[User]:
+    """Accounts ``actor`` manages: holding a role inside their scope, or created by them."""
+    if actor.is_superuser:
+        return User.objects.all()
+    if not has_any_role(actor, Role.COORDINATOR):
+        return User.objects.none()
+    in_scope = RoleAssignment.objects.filter(scope_q(actor, Action.MANAGE_USERS, prefix="unit__"))
+    return User.objects.filter(
+        Q(pk__in=in_scope.values("user_id")) | Q(created_by=actor), is_superuser=False
+    )
+
+
+def audit_for_unit(unit: Unit, *, limit: int = 20) -> list[AuditEntry]:
+    return list(
+        AuditEntry.objects.filter(
+            unit__tree_id=unit.tree_id, unit__lft__gte=unit.lft, unit__lft__lte=unit.rght
+        ).select_related("actor", "unit")[:limit]
+    )
+
+
+def categories() -> QuerySet[Category]:
+    return Category.objects.filter(is_active=True)
+
+
+def unit_stats(unit: Unit, *, date_from: dt.date | None, date_to: dt.date | None) -> dict[str, Any]:
+    """The rollup of ``GET /units/{id}/stats/`` over the unit's subtree.
+
+    Unit counts are live. Volunteers, teams, activities and requests have no records yet
+    (their issues add the models); their figures are counted from nothing, hence zero.
+    """
+    counts = network_counts(within=unit)
+    children = list(Unit.objects.filter(parent=unit, is_active=True).order_by("lft").values("pk", "name"))
+    return {
+        "unit": unit.pk,
+        "from": date_from,
+        "to": date_to,
+        "units": {k: counts[k] for k in (UnitKind.INSTITUTE, UnitKind.STATION, UnitKind.POINT)},
+        "volunteers": 0,
+        "teams": 0,
+        "activities": 0,
+        "beneficiaries": 0,
+        "materials": 0,
+        "volunteer_hours": "0.00",
+        "requests": {
+            "submitted": 0,
+            "completed": 0,
+            "rejected": 0,
+            "open": 0,
+            "average_rating": None,
+        },
+        "by_category": [
+            {
+                "category": code,
+                "activities": 0,
+                "beneficiaries": 0,
+                "materials": 0,
+                "volunteer_hours": "0.00",
+            }
+            for code in categories().values_list("code", flat=True)
+        ],
+        "by_child": [
+            {"unit": c["pk"], "name": c["name"], "activities": 0, "beneficiaries": 0}
+            for c in children
+        ],
+    }

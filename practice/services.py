@@ -1,0 +1,503 @@
+"""Every write to the practice network goes through these functions.
+
+Each is keyword-only, told who acts (``actor``), checks the policy, runs in one
+transaction holding the tree lock where the tree changes, and writes an audit entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+from django.utils.translation import gettext as _
+
+from portal.errors import NotFound, PermissionDenied, ValidationFailed
+from portal.validators import normalize_mobile, validate_mobile
+
+from . import tree
+from .choices import ALLOWED_PARENT_KINDS, AuditAction, Role
+from .models import AuditEntry, RoleAssignment, Unit, User, parent_rule_message
+from .permissions import Action, can, forget_grants, has_any_role, require, scope_q
+from .selectors import users_in_scope
+
+__all__ = [
+    "role_grant",
+    "role_revoke",
+    "unit_create",
+    "unit_delete",
+    "unit_import_tree",
+    "unit_move",
+    "unit_set_active",
+    "unit_update",
+    "user_create",
+    "user_update",
+]
+
+UNIT_EDITABLE_FIELDS = (
+    "name",
+    "kind",
+    "division_code",
+    "address",
+    "contact_name",
+    "contact_phone",
+    "opening_hours",
+    "latitude",
+    "longitude",
+)
+
+
+def _audit(
+    *,
+    actor: User | None,
+    action: str,
+    unit: Unit | None,
+    object_repr: str,
+    changes: Mapping[str, Any] | None = None,
+) -> None:
+    AuditEntry.objects.create(
+        actor=actor if actor is not None and actor.pk else None,
+        action=action,
+        unit=unit,
+        object_repr=object_repr[:200],
+        changes={k: _jsonable(v) for k, v in (changes or {}).items()},
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _validated(instance: Unit | RoleAssignment | User, **kwargs: Any) -> None:
+    """``full_clean()``, raising the portal's 400 with per-field messages."""
+    try:
+        instance.full_clean(**kwargs)
+    except ValidationError as exc:
+        raise ValidationFailed(detail=_messages(exc)) from exc
+
+
+def _messages(exc: ValidationError) -> dict[str, list[str]]:
+    if hasattr(exc, "error_dict"):
+        return {
+            ("non_field_errors" if k == "__all__" else k): [str(m) for m in v]
+            for k, v in exc.message_dict.items()
+        }
+    return {"non_field_errors": [str(m) for m in exc.messages]}
+
+
+def _first_message(detail: dict[str, list[str]]) -> str:
+    for messages in detail.values():
+        if messages:
+            return messages[0]
+    return _("The input is not valid.")
+
+
+def _fail(field: str, message: str, *, code: str = "invalid") -> ValidationFailed:
+    return ValidationFailed(message, code=code, detail={field: [message]})
+
+
+# --- units -------------------------------------------------------------------------------
+
+
+def unit_create(*, actor: User, parent: Unit | None, **fields: Any) -> Unit:
+    """Create a unit under ``parent`` (``None``: a new top-level tree, superusers only)."""
+    require(actor, Action.ADD_CHILD, parent)
+    unknown = set(fields) - set(UNIT_EDITABLE_FIELDS) - {"is_active"}
+    if unknown:
+        raise ValueError(f"unit_create got unexpected fields: {sorted(unknown)}")
+    with transaction.atomic():
+        if parent is None:
+            tree.lock_trees(tree.NEW_TREE)
+        else:
+            parent = tree.locked_units(parent.pk)[parent.pk]
+            _require_active_parent(parent)
+        unit = Unit(parent=parent, **fields)
+        _validated(unit, exclude=["lft", "rght", "tree_id", "level"])
+        unit.save()
+        _audit(
+            actor=actor,
+            action=AuditAction.UNIT_CREATED,
+            unit=unit,
+            object_repr=unit.name,
+            changes={k: fields[k] for k in fields},
+        )
+    return unit
+
+
+def _require_active_parent(parent: Unit) -> None:
+    # Keeps the public tree whole: an inactive unit never has active sub-units.
+    if not parent.is_active:
+        raise _fail(
+            "parent",
+            _("“%(name)s” is inactive; reactivate it before adding units under it.")
+            % {"name": parent.name},
+            code="parent_inactive",
+        )
+
+
+def _check_kind_change(unit: Unit, new_kind: str) -> None:
+    child_kinds = set(unit.get_children().values_list("kind", flat=True).distinct())
+    for child_kind in child_kinds:
+        if new_kind not in ALLOWED_PARENT_KINDS[child_kind]:
+            message = parent_rule_message(child_kind, new_kind)
+            raise _fail(
+                "kind",
+                _("Its sub-units would break the rules: %(rule)s") % {"rule": message},
+                code="invalid_kind",
+            )
+
+
+def unit_update(*, actor: User, unit: Unit, data: Mapping[str, Any]) -> Unit:
+    """Edit a unit's details (not its parent: see :func:`unit_move`)."""
+    require(actor, Action.CHANGE, unit)
+    unknown = set(data) - set(UNIT_EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"unit_update got unexpected fields: {sorted(unknown)}")
+    with transaction.atomic():
+        fresh = tree.locked_units(unit.pk)[unit.pk]
+        changes = {}
+        for name, value in data.items():
+            if getattr(fresh, name) != value:
+                changes[name] = [getattr(fresh, name), value]
+                setattr(fresh, name, value)
+        if not changes:
+            return fresh
+        if "kind" in changes:
+            _check_kind_change(fresh, fresh.kind)
+        _validated(fresh, exclude=["lft", "rght", "tree_id", "level"])
+        fresh.save()
+        _audit(
+            actor=actor,
+            action=AuditAction.UNIT_CHANGED,
+            unit=fresh,
+            object_repr=fresh.name,
+            changes=changes,
+        )
+    return fresh
+
+
+def unit_move(*, actor: User, unit: Unit, parent: Unit | None) -> Unit:
+    """Give ``unit`` (and its subtree) a new parent; ``None`` makes it a top-level tree."""
+    require(actor, Action.MOVE, unit)
+    if not can(actor, Action.ADD_CHILD, parent):
+        raise PermissionDenied(_("You may not place units under that parent."))
+    with transaction.atomic():
+        pks = [unit.pk] + ([parent.pk] if parent is not None else [])
+        locked = tree.locked_units(*pks, extra_trees=[tree.NEW_TREE] if parent is None else [])
+        fresh = locked[unit.pk]
+        new_parent = locked[parent.pk] if parent is not None else None
+        old_parent_id = fresh.parent_id
+        if old_parent_id == (new_parent.pk if new_parent else None):
+            return fresh
+        if new_parent is not None and fresh.is_active:
+            _require_active_parent(new_parent)
+        old_path = " / ".join(a.name for a in fresh.get_ancestors(include_self=False))
+        fresh.parent = new_parent
+        _validated(fresh, exclude=["lft", "rght", "tree_id", "level"])
+        try:
+            with transaction.atomic():
+                fresh.save()
+        except IntegrityError as exc:  # e.g. a sibling of the same name won a race
+            raise _fail("parent", _("A unit with this name already exists there.")) from exc
+        forget_grants(actor)
+        _audit(
+            actor=actor,
+            action=AuditAction.UNIT_MOVED,
+            unit=fresh,
+            object_repr=fresh.name,
+            changes={"parent": [old_path, new_parent.name if new_parent else None]},
+        )
+    return fresh
+
+
+def unit_set_active(*, actor: User, unit: Unit, active: bool) -> Unit:
+    """Deactivate (hide from the public) or reactivate a unit."""
+    require(actor, Action.CHANGE, unit)
+    with transaction.atomic():
+        fresh = tree.locked_units(unit.pk)[unit.pk]
+        if fresh.is_active == active:
+            return fresh
+        if not active and fresh.get_descendants().filter(is_active=True).exists():
+            raise _fail(
+                "is_active",
+                _("Deactivate or move its active sub-units first."),
+                code="has_active_children",
+            )
+        if active and fresh.parent is not None and not fresh.parent.is_active:
+            raise _fail(
+                "is_active",
+                _("Its parent unit is inactive; reactivate the parent first."),
+                code="parent_inactive",
+            )
+        fresh.is_active = active
+        fresh.save(update_fields=["is_active", "updated_at"])
+        _audit(
+            actor=actor,
+            action=AuditAction.UNIT_REACTIVATED if active else AuditAction.UNIT_DEACTIVATED,
+            unit=fresh,
+            object_repr=fresh.name,
+        )
+    return fresh
+
+
+def unit_delete(*, actor: User, unit: Unit) -> None:
+    """Delete a unit that has no sub-units and no records."""
+    require(actor, Action.DELETE, unit)
+    with transaction.atomic():
+        fresh = tree.locked_units(unit.pk)[unit.pk]
+        if fresh.descendant_total:
+            raise _fail(
+                "non_field_errors",
+                _("“%(name)s” still has %(count)d sub-units; move or delete them first.")
+                % {"name": fresh.name, "count": fresh.descendant_total},
+                code="has_children",
+            )
+        parent = fresh.parent
+        name = fresh.name
+        try:
+            with transaction.atomic():
+                fresh.delete()
+        except ProtectedError as exc:
+            raise _fail(
+                "non_field_errors",
+                _("“%(name)s” still has records (volunteers, teams, activities…); "
+                  "it can be deactivated instead.") % {"name": name},
+                code="has_records",
+            ) from exc
+        _audit(actor=actor, action=AuditAction.UNIT_DELETED, unit=parent, object_repr=name)
+
+
+def _validate_spec(spec: tree.NodeSpec, parent_kind: str | None, path: str, errors: list[str]) -> None:
+    fields = spec.fields
+    name = str(fields.get("name") or "").strip()
+    fields["name"] = name
+    here = f"{path} / {name}" if path else name
+    kind = fields.get("kind")
+    candidate = Unit(**fields)
+    try:
+        candidate.clean_fields(exclude=["parent", "lft", "rght", "tree_id", "level"])
+    except ValidationError as exc:
+        for field, messages in _messages(exc).items():
+            errors.extend(f"{here or '?'}: {field}: {m}" for m in messages)
+    if kind in ALLOWED_PARENT_KINDS and parent_kind not in ALLOWED_PARENT_KINDS[kind]:
+        errors.append(f"{here}: {parent_rule_message(kind, parent_kind)}")
+    seen: set[str] = set()
+    for child in spec.children:
+        child_name = str(child.fields.get("name") or "").strip()
+        if child_name in seen:
+            errors.append(
+                f"{here}: " + _("two sub-units are both called “%(name)s”.") % {"name": child_name}
+            )
+        seen.add(child_name)
+        _validate_spec(child, kind, here, errors)
+
+
+def unit_import_tree(*, actor: User, parent: Unit | None, spec: tree.NodeSpec) -> list[Unit]:
+    """Create a whole subtree in a handful of queries (one INSERT per level).
+
+    Everything is validated first; any error rejects the whole import.
+    """
+    require(actor, Action.ADD_CHILD, parent)
+    errors: list[str] = []
+    _validate_spec(spec, parent.kind if parent else None, parent.name if parent else "", errors)
+    if errors:
+        raise ValidationFailed(
+            _("The import was rejected: %(count)d problems.") % {"count": len(errors)},
+            code="invalid_import",
+            detail={"non_field_errors": errors[:50]},
+        )
+    with transaction.atomic():
+        if parent is None:
+            tree.lock_trees(tree.NEW_TREE)
+            if Unit.objects.filter(parent=None, name=spec.fields["name"]).exists():
+                raise _fail("name", _("A top-level unit with this name already exists."))
+            nodes = tree.build_nodes(spec, tree_id=tree.next_tree_id())
+        else:
+            parent = tree.locked_units(parent.pk)[parent.pk]
+            _require_active_parent(parent)
+            if Unit.objects.filter(parent=parent, name=spec.fields["name"]).exists():
+                raise _fail("name", _("A unit with this name already exists here."))
+            cursor = tree.insertion_point(parent, spec.fields["name"])
+            nodes = tree.build_nodes(
+                spec, tree_id=parent.tree_id, cursor=cursor, level=parent.level + 1
+            )
+        tree.insert_nodes(nodes, parent=parent)
+        _audit(
+            actor=actor,
+            action=AuditAction.UNIT_IMPORTED,
+            unit=nodes[0],
+            object_repr=nodes[0].name,
+            changes={"units": len(nodes)},
+        )
+    return nodes
+
+
+# --- roles -------------------------------------------------------------------------------
+
+
+def role_grant(*, actor: User, user: User, unit: Unit, role: str) -> RoleAssignment:
+    """Grant ``role`` on ``unit`` (and so its subtree) to ``user``."""
+    if not can(actor, Action.MANAGE_ROLES, unit):
+        raise PermissionDenied(_("Only a coordinator of this unit or above may grant roles here."))
+    if not user.is_active:
+        raise _fail("user", _("This account is disabled."), code="user_inactive")
+    assignment = RoleAssignment(user=user, unit=unit, role=role, granted_by=actor)
+    _validated(assignment)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                assignment.save()
+        except IntegrityError as exc:
+            raise _fail(
+                "role", _("This user already holds this role on this unit."), code="duplicate_role"
+            ) from exc
+        forget_grants(user)
+        _audit(
+            actor=actor,
+            action=AuditAction.ROLE_GRANTED,
+            unit=unit,
+            object_repr=str(assignment),
+            changes={"user": user.username, "role": role},
+        )
+    return assignment
+
+
+def role_revoke(*, actor: User, assignment: RoleAssignment) -> None:
+    if not can(actor, Action.MANAGE_ROLES, assignment.unit):
+        raise PermissionDenied(_("Only a coordinator of this unit or above may revoke roles here."))
+    if assignment.user_id == actor.pk and not actor.is_superuser:
+        raise _fail(
+            "non_field_errors",
+            _("You cannot revoke your own role; ask a coordinator above you."),
+            code="own_role",
+        )
+    with transaction.atomic():
+        _audit(
+            actor=actor,
+            action=AuditAction.ROLE_REVOKED,
+            unit=assignment.unit,
+            object_repr=str(assignment),
+            changes={"user": assignment.user.username, "role": assignment.role},
+        )
+        assignment.delete()
+        forget_grants(assignment.user)
+
+
+# --- staff accounts ----------------------------------------------------------------------
+
+
+def _require_manages(actor: User, user: User) -> None:
+    if actor.is_superuser:
+        return
+    if not users_in_scope(actor).filter(pk=user.pk).exists():
+        raise NotFound()
+    outside = RoleAssignment.objects.filter(user=user).exclude(
+        scope_q(actor, Action.MANAGE_USERS, prefix="unit__")
+    )
+    if outside.exists():
+        raise PermissionDenied(
+            _("This account also holds roles outside your area; ask a coordinator above you.")
+        )
+
+
+def _clean_phone(phone: str) -> str:
+    if not phone:
+        return ""
+    try:
+        validate_mobile(phone)
+    except ValidationError as exc:
+        raise _fail("phone", exc.messages[0], code="invalid_phone") from exc
+    return normalize_mobile(phone)
+
+
+def _check_password(password: str, user: User) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            exc.messages[0], code="weak_password", detail={"password": exc.messages}
+        ) from exc
+
+
+def user_create(
+    *,
+    actor: User,
+    username: str,
+    password: str,
+    name: str = "",
+    phone: str = "",
+    unit: Unit | None = None,
+    role: str | None = None,
+) -> User:
+    """Create a staff account; with ``unit`` and ``role``, grant that role at once."""
+    if not (actor.is_superuser or has_any_role(actor, Role.COORDINATOR)):
+        raise PermissionDenied(_("Only coordinators create staff accounts."))
+    if (unit is None) != (role is None):
+        raise _fail("role", _("Give both a unit and a role, or neither."))
+    if unit is not None and not can(actor, Action.MANAGE_ROLES, unit):
+        raise PermissionDenied(_("Only a coordinator of this unit or above may grant roles here."))
+    user = User(username=(username or "").strip(), name=(name or "").strip(), created_by=actor)
+    user.phone = _clean_phone(phone)
+    _validated(user, exclude=["password"])
+    _check_password(password, user)
+    user.set_password(password)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError as exc:
+            raise _fail("username", _("This username is taken."), code="duplicate_username") from exc
+        _audit(
+            actor=actor,
+            action=AuditAction.USER_CREATED,
+            unit=unit,
+            object_repr=user.username,
+            changes={"name": user.name},
+        )
+        if unit is not None and role is not None:
+            role_grant(actor=actor, user=user, unit=unit, role=role)
+    return user
+
+
+def user_update(*, actor: User, user: User, data: Mapping[str, Any]) -> User:
+    """Change a staff account: ``name``, ``phone``, ``is_active``, ``password``."""
+    _require_manages(actor, user)
+    changes: dict[str, Any] = {}
+    if "name" in data and data["name"] != user.name:
+        changes["name"] = [user.name, data["name"]]
+        user.name = (data["name"] or "").strip()
+    if "phone" in data:
+        phone = _clean_phone(data["phone"])
+        if phone != user.phone:
+            changes["phone"] = "changed"  # never the number itself in the audit trail
+            user.phone = phone
+    if "is_active" in data and bool(data["is_active"]) != user.is_active:
+        if user.pk == actor.pk:
+            raise _fail("is_active", _("You cannot disable your own account."), code="own_account")
+        changes["is_active"] = [user.is_active, bool(data["is_active"])]
+        user.is_active = bool(data["is_active"])
+    if data.get("password"):
+        _check_password(data["password"], user)
+        user.set_password(data["password"])
+        changes["password"] = "reset"
+    if not changes:
+        return user
+    _validated(user, exclude=["password"])
+    with transaction.atomic():
+        user.save()
+        if "is_active" in changes and not user.is_active:
+            from rest_framework.authtoken.models import Token
+
+            Token.objects.filter(user=user).delete()
+        _audit(
+            actor=actor, action=AuditAction.USER_CHANGED, unit=None, object_repr=user.username,
+            changes=changes,
+        )
+    return user

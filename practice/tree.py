@@ -1,0 +1,175 @@
+"""Everything that touches the nested-set columns. ``mptt`` calls stay inside this app.
+
+* :func:`lock_trees` serializes writes per tree: on PostgreSQL a transaction-level
+  advisory lock keyed by ``tree_id`` (NetBox's ``MPTTLockedMixin`` idea); on SQLite the
+  ``BEGIN IMMEDIATE`` transaction already holds the database's single write lock.
+* :func:`build_nodes` lays out a whole subtree in memory so it can be written with one
+  ``bulk_create`` per level and a single shifting ``UPDATE``.
+* :func:`tree_problems` checks a tree's invariants (used by tests and a nightly task).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connections, transaction
+
+from .models import Unit
+
+__all__ = [
+    "NEW_TREE",
+    "NodeSpec",
+    "build_nodes",
+    "insert_nodes",
+    "insertion_point",
+    "lock_trees",
+    "locked_units",
+    "tree_problems",
+]
+
+# Advisory-lock namespace (the first int of pg_advisory_xact_lock(int, int)).
+_LOCK_NAMESPACE = 0x5052  # "PR"
+# Lock key for "a new tree is being created" (allocating tree_id = max + 1).
+NEW_TREE = 0
+
+
+def lock_trees(*tree_ids: int) -> None:
+    """Hold a write lock on each tree until the surrounding transaction ends."""
+    if not transaction.get_connection(Unit.objects.db).in_atomic_block:
+        raise RuntimeError("lock_trees() must be called inside transaction.atomic().")
+    connection = connections[Unit.objects.db]
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for tree_id in sorted(set(tree_ids)):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, tree_id])
+
+
+def locked_units(*pks: int, extra_trees: Iterable[int] = ()) -> dict[int, Unit]:
+    """Lock the trees of the given units and return the units re-read under the lock.
+
+    A unit may move to another tree between the first read and the lock; then the new
+    tree is locked as well and the units are read again.
+    """
+    locked: set[int] = set(extra_trees)
+    lock_trees(*locked)
+    while True:
+        units = Unit.objects.in_bulk(list(pks))
+        needed = {u.tree_id for u in units.values()} - locked
+        if not needed:
+            return units
+        lock_trees(*needed)
+        locked |= needed
+
+
+@dataclass
+class NodeSpec:
+    """One unit to create, with its children (as parsed from JSON or a spreadsheet)."""
+
+    fields: dict[str, Any]
+    children: list[NodeSpec] = field(default_factory=list)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> NodeSpec:
+        fields = {k: v for k, v in data.items() if k != "children"}
+        return cls(fields, [cls.from_mapping(c) for c in data.get("children", [])])
+
+    def count(self) -> int:
+        return 1 + sum(c.count() for c in self.children)
+
+
+def insertion_point(parent: Unit, name: str) -> int:
+    """The ``lft`` a new child called ``name`` takes so siblings stay in name order."""
+    right_sibling = (
+        Unit.objects.filter(parent=parent, name__gt=name).order_by("name").values("lft").first()
+    )
+    return right_sibling["lft"] if right_sibling else parent.rght
+
+
+def build_nodes(spec: NodeSpec, *, tree_id: int, cursor: int = 1, level: int = 0) -> list[Unit]:
+    """Lay out ``spec`` as unsaved units (pre-order, siblings by name) from ``cursor`` on.
+
+    The first node's parent is left unset; each other node's parent is its laid-out parent.
+    """
+    nodes: list[Unit] = []
+
+    def place(s: NodeSpec, up: Unit | None, cursor: int, level: int) -> int:
+        node = Unit(**s.fields)
+        node.parent = up
+        node.tree_id = tree_id
+        node.level = level
+        node.lft = cursor
+        nodes.append(node)
+        for child in sorted(s.children, key=lambda c: c.fields["name"]):
+            cursor = place(child, node, cursor + 1, level + 1)
+        node.rght = cursor + 1
+        return cursor + 1
+
+    place(spec, None, cursor, level)
+    return nodes
+
+
+def insert_nodes(nodes: Sequence[Unit], *, parent: Unit | None) -> None:
+    """Write laid-out nodes: one shifting UPDATE (under a parent), then one INSERT per level.
+
+    The caller holds the tree lock and has re-read ``parent`` under it; ``nodes[0]`` is the
+    top of the new subtree and goes under ``parent`` at the ``lft`` it was laid out at.
+    """
+    top = nodes[0]
+    if parent is not None:
+        size = 2 * len(nodes)
+        # Shift everything at or right of the new subtree's left edge by its size.
+        Unit.objects._create_space(size, top.lft - 1, parent.tree_id)
+        parent.rght += size
+        top.parent = parent
+    by_level: dict[int, list[Unit]] = {}
+    for node in nodes:
+        by_level.setdefault(node.level, []).append(node)
+    for level in sorted(by_level):
+        batch = by_level[level]
+        for node in batch:
+            # The parent was saved by the previous batch: copy its fresh primary key.
+            if node.parent is not None:
+                node.parent_id = node.parent.pk
+        Unit.objects.bulk_create(batch, batch_size=500)
+
+
+def next_tree_id() -> int:
+    return Unit.objects._get_next_tree_id()
+
+
+def tree_problems(tree_id: int) -> list[str]:
+    """Every violated nested-set invariant of one tree (empty list: the tree is sound)."""
+    rows = list(
+        Unit.objects.filter(tree_id=tree_id)
+        .order_by("lft")
+        .values_list("pk", "parent_id", "lft", "rght", "level")
+    )
+    problems: list[str] = []
+    if not rows:
+        return problems
+    by_pk = {pk: (parent, lft, rght, level) for pk, parent, lft, rght, level in rows}
+    edges = sorted(v for _, _, lft, rght, _ in rows for v in (lft, rght))
+    if edges != list(range(1, 2 * len(rows) + 1)):
+        problems.append(f"tree {tree_id}: lft/rght values are not exactly 1..{2 * len(rows)}")
+    roots = [pk for pk, parent, *_ in rows if parent is None]
+    if len(roots) != 1:
+        problems.append(f"tree {tree_id}: {len(roots)} roots")
+    for pk, parent, lft, rght, level in rows:
+        if lft >= rght:
+            problems.append(f"unit {pk}: lft {lft} >= rght {rght}")
+        if parent is None:
+            if level != 0 or lft != 1:
+                problems.append(f"unit {pk}: root at level {level}, lft {lft}")
+            continue
+        if parent not in by_pk:
+            problems.append(f"unit {pk}: parent {parent} is in another tree")
+            continue
+        _, plft, prght, plevel = by_pk[parent]
+        if not (plft < lft and rght < prght):
+            problems.append(f"unit {pk}: not nested inside its parent {parent}")
+        if level != plevel + 1:
+            problems.append(f"unit {pk}: level {level}, parent's level {plevel}")
+    return problems

@@ -1,0 +1,22 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("units/", views.unit_tree, name="unit-tree"),
+    path("units/add/", views.unit_create, name="unit-create-root"),
+    path("units/<int:pk>/", views.unit_detail, name="unit-detail"),
+    path("units/<int:pk>/add/", views.unit_create, name="unit-create"),
+    path("units/<int:pk>/edit/", views.unit_edit, name="unit-edit"),
+    path("units/<int:pk>/move/", views.unit_move, name="unit-move"),
+    path("units/<int:pk>/deactivate/", views.unit_set_active, {"active": False}, name="unit-deactivate"),
+    path("units/<int:pk>/reactivate/", views.unit_set_active, {"active": True}, name="unit-reactivate"),
+    path("units/<int:pk>/delete/", views.unit_delete, name="unit-delete"),
+    path("units/<int:pk>/roles/", views.unit_roles, name="unit-roles"),
+    path("roles/<int:pk>/revoke/", views.role_revoke, name="role-revoke"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("staff/users/", views.user_list, name="user-list"),
+    path("staff/users/add/", views.user_create, name="user-create"),
+    path("staff/users/<int:pk>/edit/", views.user_edit, name="user-edit"),
+]

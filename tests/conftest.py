@@ -1,0 +1,105 @@
+"""Fixtures: two small counties and one user per place in the permission matrix.
+
+    county A: 甲县中心 (centre)
+        ├── 一镇所 (institute) ── 一村站, 二村站 (stations); 一村站 ── 一村点 (point)
+        └── 二镇所 (institute) ── 三村站 (station)
+    county B: 乙县中心 ── 乙镇所 ── 乙村站
+
+Roles: ``coordinator`` on 甲县中心, ``town_manager`` on 一镇所, ``station_manager`` on
+一村站, ``other_coordinator`` on 乙县中心; ``no_role`` is a logged-in account without a
+role; ``superuser`` is a superuser.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from practice.choices import Role, UnitKind
+from practice.models import Unit, User
+from tests.factories import RoleFactory, UnitFactory, UserFactory
+
+
+@dataclass
+class World:
+    centre: Unit
+    town: Unit
+    town2: Unit
+    station: Unit
+    station2: Unit
+    station3: Unit
+    point: Unit
+    other_centre: Unit
+    other_town: Unit
+    other_station: Unit
+    superuser: User
+    coordinator: User
+    town_manager: User
+    station_manager: User
+    other_coordinator: User
+    no_role: User
+
+    def refresh(self) -> None:
+        for name, value in vars(self).items():
+            if isinstance(value, Unit | User):
+                value.refresh_from_db()
+                if hasattr(value, "_portal_grants"):
+                    del value._portal_grants
+
+
+@pytest.fixture
+def world(db: Any) -> World:
+    centre = UnitFactory(name="甲县中心", kind=UnitKind.CENTRE)
+    town = UnitFactory(name="一镇所", kind=UnitKind.INSTITUTE, parent=centre)
+    town2 = UnitFactory(name="二镇所", kind=UnitKind.INSTITUTE, parent=centre)
+    station = UnitFactory(name="一村站", kind=UnitKind.STATION, parent=town)
+    station2 = UnitFactory(name="二村站", kind=UnitKind.STATION, parent=town)
+    station3 = UnitFactory(name="三村站", kind=UnitKind.STATION, parent=town2)
+    point = UnitFactory(name="一村点", kind=UnitKind.POINT, parent=station)
+    other_centre = UnitFactory(name="乙县中心", kind=UnitKind.CENTRE)
+    other_town = UnitFactory(name="乙镇所", kind=UnitKind.INSTITUTE, parent=other_centre)
+    other_station = UnitFactory(name="乙村站", kind=UnitKind.STATION, parent=other_town)
+    superuser = UserFactory(username="root", is_superuser=True, is_staff=True)
+    coordinator = RoleFactory(
+        user=UserFactory(username="coord"), unit=centre, role=Role.COORDINATOR
+    ).user
+    town_manager = RoleFactory(user=UserFactory(username="townmgr"), unit=town).user
+    station_manager = RoleFactory(user=UserFactory(username="stationmgr"), unit=station).user
+    other_coordinator = RoleFactory(
+        user=UserFactory(username="othercoord"), unit=other_centre, role=Role.COORDINATOR
+    ).user
+    no_role = UserFactory(username="norole")
+    w = World(
+        centre, town, town2, station, station2, station3, point, other_centre, other_town,
+        other_station, superuser, coordinator, town_manager, station_manager,
+        other_coordinator, no_role,
+    )
+    w.refresh()
+    return w
+
+
+@pytest.fixture
+def api() -> Any:
+    """``api(user)`` → an APIClient authenticated as ``user`` (``None``: anonymous)."""
+
+    def make(user: User | None = None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def browser_client(client: Any) -> Any:
+    """``browser_client(user)`` → Django's test client logged in as ``user``."""
+
+    def make(user: User | None = None) -> Any:
+        client.logout()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return make
