@@ -34,9 +34,13 @@ class ApplicationError(Exception):
         code: str | None = None,
         detail: dict[str, list[str]] | None = None,
     ) -> None:
-        self.message = message if message is not None else self.default_message
         self.code = code or self.default_code
         self.detail: dict[str, Any] = detail or {}
+        if message is None:
+            # One field error: say it directly rather than "the input is not valid".
+            messages = [m for msgs in self.detail.values() for m in msgs]
+            message = messages[0] if len(messages) == 1 else self.default_message
+        self.message = message
         super().__init__(str(self.message))
 
 

@@ -5,3 +5,7 @@ import os
 os.environ.setdefault("DEBUG", "1")
 
 from .base import *  # noqa: E402, F403
+
+# Serve static files straight from the source folders (no collectstatic needed).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
