@@ -117,7 +117,9 @@ def scope_q(user: User | Any, action: Action, *, prefix: str = "") -> Q:
     empty for ``Unit`` itself. Superusers get everything; no grant, nothing.
     """
     if _is_superuser(user):
-        return Q()
+        # Not ``Q()``: an empty Q vanishes when OR-ed (``Q(is_active=True) | Q()`` is just
+        # ``Q(is_active=True)``), which hid inactive units from superusers.
+        return Q(**{f"{prefix}pk__isnull": False})
     strict = action in STRICT_ACTIONS
     q = Q(pk__in=[]) if not prefix else Q(**{f"{prefix}pk__in": []})
     for g in _grants_for(user, action):

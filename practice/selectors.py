@@ -75,11 +75,14 @@ def roots_with_counts() -> list[Unit]:
     )
 
 
-def children_with_counts(unit: Unit, *, user: Any = None) -> list[Unit]:
+def children_with_counts(
+    unit: Unit, *, user: Any = None, kinds: list[str] | None = None
+) -> list[Unit]:
     """The visible children of ``unit``, each with ``station_count`` (one query)."""
-    return list(
-        units_visible(user).filter(parent=unit).annotate(station_count=_station_count()).order_by("lft")
-    )
+    qs = units_visible(user).filter(parent=unit)
+    if kinds is not None:
+        qs = qs.filter(kind__in=kinds)
+    return list(qs.annotate(station_count=_station_count()).order_by("lft"))
 
 
 def unit_ancestors(unit: Unit) -> list[Unit]:

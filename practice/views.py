@@ -49,7 +49,13 @@ def home(request: HttpRequest) -> HttpResponse:
     counts = selectors.network_counts()
     roots = selectors.roots_with_counts()
     focus = roots[0] if len(roots) == 1 else None
-    chart = selectors.children_with_counts(focus) if focus else roots
+    if focus is not None:
+        # Points hold no stations: the chart compares the units that do.
+        chart = selectors.children_with_counts(
+            focus, kinds=[UnitKind.REGION, UnitKind.CENTRE, UnitKind.INSTITUTE]
+        )
+    else:
+        chart = roots
     return render(
         request,
         "practice/home.html",
@@ -71,11 +77,19 @@ def unit_tree(request: HttpRequest) -> HttpResponse:
     if within and within.isdigit():
         top = get_object_or_404(selectors.units_visible(request.user), pk=within)
     searching = bool(request.GET.get("q", "").strip() or request.GET.get("kind"))
-    context: dict[str, Any] = {"filterset": filterset, "top": top, "searching": searching}
+    context: dict[str, Any] = {
+        "filterset": filterset,
+        "top": top,
+        "searching": searching,
+        "open_below": (top.level if top else 0) + 1,
+        "perms_root": can(request.user, Action.ADD_CHILD, None),
+    }
     if searching and filterset.is_valid():
         results = list(filterset.qs.order_by("tree_id", "lft")[:200])
+        paths = selectors.unit_paths(results)
+        for unit in results:
+            unit.path_names = paths[unit.pk]  # type: ignore[attr-defined]
         context["results"] = results
-        context["paths"] = selectors.unit_paths(results)
     else:
         context["roots"] = selectors.unit_subtree(request.user, top=top, depth=TREE_DEPTH)
         context["ancestors"] = selectors.unit_ancestors(top) if top else []
@@ -112,14 +126,11 @@ def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    grants = selectors.user_grants(request.user)
-    units = {g.unit_id: g.unit for g in grants}
     return render(
         request,
         "practice/dashboard.html",
         {
-            "grants": grants,
-            "counts": {pk: selectors.network_counts(within=u) for pk, u in units.items()},
+            "grants": selectors.user_grants(request.user),
             "is_coordinator": has_any_role(request.user, Role.COORDINATOR),
         },
     )

@@ -1,0 +1,546 @@
+"""``manage.py bench``: how the practice tree's costs grow with its size, from one run.
+
+Everything happens in a throwaway test database (``test_<name>`` on PostgreSQL, a file in
+a temporary directory on SQLite) that is created here and destroyed at the end; the
+developer's own database and its demo are never read or written.
+
+What is measured (median of ``--repeat`` runs; the query count comes from one extra,
+untimed warm-up run under ``CaptureQueriesContext``):
+
+1. ``services.unit_create`` of a station at the START of a tree (its name sorts first under
+   the first institute, so django-mptt shifts ``lft``/``rght`` of nearly every node) and at
+   the END (sorts last under the last institute: only the ancestors move), followed by
+   ``services.unit_delete`` of the same station, which closes the gap again;
+2. the same in one county (~200 nodes) and in a province (``--counties`` counties of the
+   Nanjing shape under one region root: one tree of ~16,000 nodes);
+3. the public pages and the API list, anonymously, through ``django.test.Client``;
+4. a hello-world view through the same client and middleware: the floor of any request.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import django
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection, transaction
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.test import Client
+from django.test.utils import (
+    CaptureQueriesContext,
+    override_settings,
+    setup_databases,
+    teardown_databases,
+)
+from django.urls import path
+from django.utils import timezone
+
+from practice import services
+from practice.choices import UnitKind
+from practice.demo import county_spec
+from practice.models import Unit, User
+from practice.tree import NodeSpec
+
+T = TypeVar("T")
+
+COUNTY_NAME = "南靖县新时代文明实践中心"
+PROVINCE_NAME = "福建省新时代文明实践（基准测试）"
+# Sorts before every station name of the demo (digits precede CJK in every collation the
+# portal runs on); where it really lands is checked after each insert.
+FIRST_STATION_NAME = "0 基准站"
+LAST_SUFFIX = " 基准站"
+
+
+def hello_world(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("Hello, world", content_type="text/plain")
+
+
+# The URLconf of the hello-world ceiling: this module stands in for ROOT_URLCONF while that
+# one request is timed, so the view is never part of the project's real URLs.
+urlpatterns = [path("hello/", hello_world)]
+
+
+@dataclass
+class Measurement:
+    """One operation: its timings (ms), the queries of one run, and what else is known."""
+
+    key: str
+    label: str
+    samples_ms: list[float] = field(default_factory=list)
+    queries: int = 0
+    info: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.samples_ms) if self.samples_ms else float("nan")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "median_ms": None if not self.samples_ms else round(self.median_ms, 3),
+            "min_ms": None if not self.samples_ms else round(min(self.samples_ms), 3),
+            "max_ms": None if not self.samples_ms else round(max(self.samples_ms), 3),
+            "samples_ms": [round(s, 3) for s in self.samples_ms],
+            "queries": self.queries,
+            "error": self.error or None,
+            **self.info,
+        }
+
+
+@dataclass
+class Ratio:
+    label: str
+    numerator: str
+    denominator: str
+
+
+# The ratios the issue asks for, by measurement keys (missing ones are reported as such).
+RATIOS: list[Ratio] = [
+    Ratio("insert at start ÷ end, county", "county.insert.start", "county.insert.end"),
+    Ratio("insert at start ÷ end, province", "province.insert.start", "province.insert.end"),
+    Ratio("insert at start, province ÷ county", "province.insert.start", "county.insert.start"),
+    Ratio("insert at end, province ÷ county", "province.insert.end", "county.insert.end"),
+    Ratio("delete at start ÷ end, province", "province.delete.start", "province.delete.end"),
+    Ratio("/ (home), province ÷ county", "province.page.home", "county.page.home"),
+    Ratio("/units/, province ÷ county", "province.page.tree", "county.page.tree"),
+    Ratio(
+        "/units/?within=root, province ÷ county",
+        "province.page.tree_within_root",
+        "county.page.tree_within_root",
+    ),
+    Ratio(
+        "/units/?within=county, county in province ÷ alone",
+        "province.page.tree_within_county",
+        "county.page.tree_within_root",
+    ),
+    Ratio(
+        "/units/<county>/, county in province ÷ alone",
+        "province.page.detail_county",
+        "county.page.detail_county",
+    ),
+    Ratio("API list, province ÷ county", "province.api.list", "county.api.list"),
+    Ratio(
+        "API ?within=root, province ÷ county",
+        "province.api.within_root",
+        "county.api.within_root",
+    ),
+    Ratio(
+        "API ?within=county, county in province ÷ alone",
+        "province.api.within_county",
+        "county.api.within_root",
+    ),
+    Ratio("/units/ at county size ÷ hello world", "county.page.tree", "hello"),
+    Ratio("/units/ at province size ÷ hello world", "province.page.tree", "hello"),
+    Ratio("API list at county size ÷ hello world", "county.api.list", "hello"),
+    Ratio("API list at province size ÷ hello world", "province.api.list", "hello"),
+]
+
+
+class Bench:
+    """Runs the measurements against the (test) database ``connection`` points at."""
+
+    def __init__(self, *, repeat: int, counties: int, write: Callable[[str], None]) -> None:
+        self.repeat = repeat
+        self.counties = counties
+        self.write = write
+        self.results: dict[str, Measurement] = {}
+        self.sizes: dict[str, int] = {}
+        self.builds: dict[str, float] = {}
+        self.explain: dict[str, str] = {}
+        self.shift_sql: dict[str, str] = {}
+        self.client = Client()
+        self.actor = User.objects.create_superuser(username="bench", email="", password=None)
+
+    # --- measuring -----------------------------------------------------------------------
+
+    def _timed(self, run: Callable[[], T]) -> tuple[float, T]:
+        start = time.perf_counter()
+        value = run()
+        return (time.perf_counter() - start) * 1000, value
+
+    def _captured(self, run: Callable[[], T]) -> tuple[int, list[str], T]:
+        with CaptureQueriesContext(connection) as ctx:
+            value = run()
+        return len(ctx.captured_queries), [q["sql"] for q in ctx.captured_queries], value
+
+    def _store(self, measurement: Measurement) -> None:
+        self.results[measurement.key] = measurement
+        if measurement.error:
+            self.write(f"  {measurement.label}: ERROR {measurement.error}")
+        else:
+            self.write(
+                f"  {measurement.label}: {measurement.median_ms:.2f} ms, "
+                f"{measurement.queries} queries"
+            )
+
+    def insert_and_delete(self, scope: str, position: str, institute: Unit, name: str) -> None:
+        """Time ``unit_create`` of a station under ``institute``, then its ``unit_delete``."""
+        insert = Measurement(
+            f"{scope}.insert.{position}", f"insert station at {position} ({scope})"
+        )
+        delete = Measurement(
+            f"{scope}.delete.{position}", f"delete station at {position} ({scope})"
+        )
+
+        def create() -> Unit:
+            return services.unit_create(
+                actor=self.actor, parent=institute, name=name, kind="station"
+            )
+
+        def remove(unit: Unit) -> Callable[[], None]:
+            return lambda: services.unit_delete(actor=self.actor, unit=unit)
+
+        # Warm-up run, untimed: the queries, where the node landed and how many rows moved.
+        insert.queries, sql, unit = self._captured(create)
+        shifts = [s for s in sql if s.lstrip().upper().startswith("UPDATE") and "CASE" in s]
+        if shifts:
+            self.shift_sql[f"{scope}.{position}"] = shifts[0]
+        institute.refresh_from_db()
+        edge = (
+            unit.lft == institute.lft + 1
+            if position == "start"
+            else unit.rght == institute.rght - 1
+        )
+        shifted = (
+            Unit.objects.filter(tree_id=unit.tree_id)
+            .filter(Q(lft__gt=unit.rght) | Q(rght__gt=unit.rght))
+            .count()
+        )
+        tree_size = Unit.objects.filter(tree_id=unit.tree_id).count() - 1
+        insert.info = {"rows_shifted": shifted, "tree_size": tree_size, "at_edge": edge}
+        delete.info = {"rows_shifted": shifted, "tree_size": tree_size}
+        if not edge:
+            self.write(f"  warning: “{name}” did not land at the {position} of its institute")
+        delete.queries, _sql, _none = self._captured(remove(unit))
+        for _ in range(self.repeat):
+            elapsed, unit = self._timed(create)
+            insert.samples_ms.append(elapsed)
+            elapsed, _none = self._timed(remove(unit))
+            delete.samples_ms.append(elapsed)
+        insert.info["detail"] = f"{shifted} of {tree_size} rows shifted"
+        delete.info["detail"] = f"{shifted} of {tree_size} rows shifted back"
+        self._store(insert)
+        self._store(delete)
+
+    def get(self, key: str, label: str, url: str) -> None:
+        """Time an anonymous GET of ``url`` through the test client (full middleware stack)."""
+        measurement = Measurement(key, label, info={"url": url})
+        try:
+            measurement.queries, _sql, response = self._captured(lambda: self.client.get(url))
+        except Exception as exc:  # reported in the table; the bench goes on
+            measurement.error = f"{type(exc).__name__}: {exc}"[:200]
+            self._store(measurement)
+            return
+        if response.status_code != 200:
+            measurement.error = f"HTTP {response.status_code}"
+            self._store(measurement)
+            return
+        measurement.info["bytes"] = len(response.content)
+        measurement.info["detail"] = f"{len(response.content) / 1024:.0f} KB"
+        for _ in range(self.repeat):
+            elapsed, _response = self._timed(lambda: self.client.get(url))
+            measurement.samples_ms.append(elapsed)
+        self._store(measurement)
+
+    # --- building ------------------------------------------------------------------------
+
+    def _import(self, parent: Unit | None, name: str, code: str, seed: int) -> Unit:
+        spec = NodeSpec.from_mapping(county_spec(name=name, code=code, seed=seed))
+        return services.unit_import_tree(actor=self.actor, parent=parent, spec=spec)[0]
+
+    def _analyze(self) -> None:
+        # Fresh planner statistics after a bulk load, as autovacuum would gather them
+        # shortly afterwards; without this the plans depend on when autovacuum last ran.
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {Unit._meta.db_table}")
+
+    def _edges(self, root: Unit) -> tuple[Unit, Unit]:
+        """The first institute of the tree's first county and the last of its last one."""
+        institutes = Unit.objects.within(root).filter(kind=UnitKind.INSTITUTE)
+        first = institutes.order_by("lft").first()
+        last = institutes.order_by("-lft").first()
+        if first is None or last is None:
+            raise CommandError("The bench tree has no institutes.")
+        return first, last
+
+    def _last_name(self, institute: Unit) -> str:
+        names = Unit.objects.filter(parent=institute).order_by("-name")
+        return (names.values_list("name", flat=True).first() or "") + LAST_SUFFIX
+
+    def _requests(self, scope: str, root: Unit, county: Unit) -> None:
+        self.get(f"{scope}.page.home", f"GET / ({scope})", "/")
+        self.get(f"{scope}.page.tree", f"GET /units/ ({scope})", "/units/")
+        self.get(
+            f"{scope}.page.tree_within_root",
+            f"GET /units/?within=root ({scope})",
+            f"/units/?within={root.pk}",
+        )
+        if county.pk != root.pk:
+            self.get(
+                f"{scope}.page.tree_within_county",
+                f"GET /units/?within=county ({scope})",
+                f"/units/?within={county.pk}",
+            )
+        self.get(
+            f"{scope}.page.detail_county",
+            f"GET /units/<county>/ ({scope})",
+            f"/units/{county.pk}/",
+        )
+        self.get(
+            f"{scope}.api.list", f"API list page_size=200 ({scope})", "/api/v1/units/?page_size=200"
+        )
+        self.get(
+            f"{scope}.api.within_root",
+            f"API ?within=root ({scope})",
+            f"/api/v1/units/?page_size=200&within={root.pk}",
+        )
+        if county.pk != root.pk:
+            self.get(
+                f"{scope}.api.within_county",
+                f"API ?within=county ({scope})",
+                f"/api/v1/units/?page_size=200&within={county.pk}",
+            )
+
+    def run_county(self) -> None:
+        self.write("County: one Nanjing-shaped county as its own tree")
+        elapsed, county = self._timed(lambda: self._import(None, COUNTY_NAME, "350627", 350627))
+        self.builds["county"] = elapsed
+        self.sizes["county"] = Unit.objects.filter(tree_id=county.tree_id).count()
+        self.write(f"  built {self.sizes['county']} units in {elapsed:.0f} ms")
+        self._analyze()
+        first, last = self._edges(county)
+        self.insert_and_delete("county", "start", first, FIRST_STATION_NAME)
+        self.insert_and_delete("county", "end", last, self._last_name(last))
+        self._requests("county", county, county)
+
+    def run_province(self) -> None:
+        self.write(f"Province: {self.counties} counties under one region root, one tree")
+        start = time.perf_counter()
+        region = services.unit_create(
+            actor=self.actor, parent=None, name=PROVINCE_NAME, kind=UnitKind.REGION
+        )
+        counties = [
+            # Zero-padded names: each import sorts after the previous one (appended).
+            self._import(region, f"第{i:03d}县新时代文明实践中心", f"{351000 + i:06d}", 1000 + i)
+            for i in range(1, self.counties + 1)
+        ]
+        self.builds["province"] = (time.perf_counter() - start) * 1000
+        region.refresh_from_db()
+        self.sizes["province"] = Unit.objects.filter(tree_id=region.tree_id).count()
+        self.sizes["database"] = Unit.objects.count()
+        self.write(
+            f"  built {self.sizes['province']} units in {self.builds['province']:.0f} ms "
+            f"({self.sizes['database']} units in the database)"
+        )
+        self._analyze()
+        first, last = self._edges(region)
+        self.insert_and_delete("province", "start", first, FIRST_STATION_NAME)
+        self.insert_and_delete("province", "end", last, self._last_name(last))
+        middle = counties[len(counties) // 2]
+        self._requests("province", region, middle)
+
+    def run_hello(self) -> None:
+        self.write("Ceiling: a hello-world view through the same client and middleware")
+        with override_settings(ROOT_URLCONF=__name__):
+            self.get("hello", "GET hello world", "/hello/")
+
+    def run_explain(self) -> None:
+        """The plan of mptt's shifting UPDATE in the province tree, without running it."""
+        for position in ("end", "start"):
+            sql = self.shift_sql.get(f"province.{position}")
+            if not sql:
+                continue
+            with connection.cursor() as cursor:
+                if connection.vendor == "postgresql":
+                    cursor.execute("EXPLAIN " + sql)
+                    plan = [row[0] for row in cursor.fetchall()]
+                    # Actual rows and buffers too: run it, then roll the change back.
+                    with transaction.atomic():
+                        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+                        actual = [row[0] for row in cursor.fetchall()]
+                        transaction.set_rollback(True)
+                    text = "\n".join(
+                        [*plan, "", "EXPLAIN (ANALYZE, BUFFERS), rolled back:", *actual]
+                    )
+                elif connection.vendor == "sqlite":
+                    cursor.execute("EXPLAIN QUERY PLAN " + sql)
+                    text = "\n".join(str(row[-1]) for row in cursor.fetchall())
+                else:
+                    continue
+            self.explain[position] = f"{' '.join(sql.split())}\n\n{text}"
+
+    # --- reporting -----------------------------------------------------------------------
+
+    def ratio(self, item: Ratio) -> float | None:
+        top, bottom = self.results.get(item.numerator), self.results.get(item.denominator)
+        if not top or not bottom or not top.samples_ms or not bottom.samples_ms:
+            return None
+        return top.median_ms / bottom.median_ms
+
+    def table(self) -> list[str]:
+        width = max(len(m.label) for m in self.results.values())
+        header = (
+            f"{'operation':<{width}}  {'median ms':>10}  {'min–max ms':>17}  {'queries':>7}  notes"
+        )
+        lines = [header, "-" * len(header)]
+        for m in self.results.values():
+            if m.error:
+                lines.append(f"{m.label:<{width}}  {'—':>10}  {'':>17}  {m.queries:>7}  {m.error}")
+                continue
+            spread = f"{min(m.samples_ms):.2f}–{max(m.samples_ms):.2f}"
+            lines.append(
+                f"{m.label:<{width}}  {m.median_ms:>10.2f}  {spread:>17}  {m.queries:>7}  "
+                f"{m.info.get('detail', '')}"
+            )
+        lines.append("")
+        width = max(len(r.label) for r in RATIOS)
+        lines.append(f"{'ratio (of medians)':<{width}}  value")
+        lines.append("-" * (width + 9))
+        for item in RATIOS:
+            value = self.ratio(item)
+            shown = f"{value:.2f}×" if value is not None else "n/a"
+            lines.append(f"{item.label:<{width}}  {shown}")
+        return lines
+
+    def as_json(self, meta: dict[str, Any]) -> dict[str, Any]:
+        ratios = {}
+        for item in RATIOS:
+            value = self.ratio(item)
+            ratios[item.label] = None if value is None else round(value, 3)
+        return {
+            "meta": meta,
+            "tree_sizes": self.sizes,
+            "build_ms": {k: round(v, 1) for k, v in self.builds.items()},
+            "measurements": {k: m.as_json() for k, m in self.results.items()},
+            "ratios": ratios,
+            "explain": self.explain,
+        }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _database_version() -> str:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            return f"PostgreSQL {cursor.fetchone()[0]}"
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        return f"SQLite {sqlite3.sqlite_version}"
+    return connection.vendor
+
+
+@contextmanager
+def throwaway_database(write: Callable[[str], None]) -> Iterator[str]:
+    """Create the test database, point ``connection`` at it, destroy it afterwards."""
+    real_name = str(connection.settings_dict["NAME"])
+    with tempfile.TemporaryDirectory(prefix="portal-bench-") as workdir:
+        if connection.vendor == "sqlite":
+            # A file, as in real use (an in-memory database would flatter the writes).
+            connection.settings_dict["TEST"]["NAME"] = os.path.join(workdir, "bench.sqlite3")
+        old_config = setup_databases(
+            verbosity=0, interactive=False, aliases={"default": False}, serialized_aliases=set()
+        )
+        try:
+            test_name = str(connection.settings_dict["NAME"])
+            if test_name == real_name:
+                raise CommandError("Refusing to run: the test database is the real one.")
+            write(f"Throwaway database: {test_name}")
+            yield test_name
+        finally:
+            teardown_databases(old_config, verbosity=0)
+
+
+class Command(BaseCommand):
+    help = (
+        "Benchmark tree inserts, the tree page and the units API at county and province "
+        "size, in a throwaway test database."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--repeat", type=int, default=7, help="timed runs per operation (median shown)"
+        )
+        parser.add_argument(
+            "--counties", type=int, default=80, help="counties in the province tree"
+        )
+        parser.add_argument("--json", metavar="PATH", help="also write the raw figures here")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        repeat, counties = options["repeat"], options["counties"]
+        if repeat < 1 or counties < 1:
+            raise CommandError("--repeat and --counties must be at least 1.")
+        started = time.perf_counter()
+        # Production-like: no DEBUG query log or debug pages; the test client's host allowed.
+        with (
+            override_settings(DEBUG=False, ALLOWED_HOSTS=["testserver"]),
+            throwaway_database(self.stdout.write) as database,
+        ):
+            meta: dict[str, Any] = {
+                "date": timezone.localtime().isoformat(timespec="seconds"),
+                "database": _database_version(),
+                "database_name": database,
+                "python": platform.python_version(),
+                "django": django.get_version(),
+                "platform": platform.platform(),
+                "cpu": _cpu_model(),
+                "cpus": os.cpu_count(),
+                "repeat": repeat,
+                "counties": counties,
+                "command": " ".join(["manage.py", *sys.argv[1:]]),
+            }
+            bench = Bench(repeat=repeat, counties=counties, write=self.stdout.write)
+            gc.collect()
+            bench.run_county()
+            bench.run_province()
+            bench.run_hello()
+            bench.run_explain()
+        meta["total_seconds"] = round(time.perf_counter() - started, 1)
+        self.stdout.write("")
+        self.stdout.write(
+            f"{meta['database']} · Python {meta['python']} · Django {meta['django']} · "
+            f"{meta['cpus']} CPUs ({meta['cpu']}) · {meta['date']}"
+        )
+        self.stdout.write(
+            f"Trees: county {bench.sizes.get('county')} units, province "
+            f"{bench.sizes.get('province')} units ({counties} counties); "
+            f"median of {repeat} runs; queries from one warm-up run."
+        )
+        self.stdout.write("")
+        for line in bench.table():
+            self.stdout.write(line)
+        for position, text in bench.explain.items():
+            self.stdout.write("")
+            self.stdout.write(f"Plan of the shifting UPDATE, insert at {position} of the province:")
+            for line in text.splitlines():
+                self.stdout.write(f"  {line}")
+        self.stdout.write("")
+        self.stdout.write(f"Total {meta['total_seconds']} s; the throwaway database is gone.")
+        if options.get("json"):
+            target = Path(options["json"])
+            target.write_text(json.dumps(bench.as_json(meta), ensure_ascii=False, indent=2) + "\n")
+            self.stdout.write(f"Raw figures: {target}")
