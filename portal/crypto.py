@@ -34,4 +34,6 @@ def decrypt(token: str) -> str:
     try:
         return _current().decrypt(token.encode()).decode()
     except InvalidToken as exc:  # a wrong key must fail loudly, never show ciphertext
-        raise ValueError("Cannot decrypt a personal-data field: wrong FIELD_ENCRYPTION_KEY?") from exc
+        raise ValueError(
+            "Cannot decrypt a personal-data field: wrong FIELD_ENCRYPTION_KEY?"
+        ) from exc

@@ -1,6 +1,6 @@
 """Django admin. Unit writes go through the services so the tree lock and audit trail apply."""
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -12,6 +12,10 @@ from . import services
 from .models import AuditEntry, Category, RoleAssignment, Unit, User
 
 
+def _actor(request: HttpRequest) -> User:
+    return cast(User, request.user)  # the admin site only lets staff accounts in
+
+
 @admin.register(Unit)
 class UnitAdmin(MPTTModelAdmin):
     list_display = ["name", "kind", "division_code", "contact_name", "is_active"]
@@ -20,21 +24,23 @@ class UnitAdmin(MPTTModelAdmin):
     mptt_level_indent = 20
 
     def save_model(self, request: HttpRequest, obj: Unit, form: Any, change: bool) -> None:
-        data = {f: form.cleaned_data[f] for f in services.UNIT_EDITABLE_FIELDS if f in form.cleaned_data}
+        data = {
+            f: form.cleaned_data[f] for f in services.UNIT_EDITABLE_FIELDS if f in form.cleaned_data
+        }
         if not change:
-            saved = services.unit_create(actor=request.user, parent=obj.parent, **data)
+            saved = services.unit_create(actor=_actor(request), parent=obj.parent, **data)
             obj.pk = saved.pk
             return
         original = Unit.objects.get(pk=obj.pk)
         unit = original
         if obj.parent_id != original.parent_id:
-            unit = services.unit_move(actor=request.user, unit=unit, parent=obj.parent)
-        unit = services.unit_update(actor=request.user, unit=unit, data=data)
+            unit = services.unit_move(actor=_actor(request), unit=unit, parent=obj.parent)
+        unit = services.unit_update(actor=_actor(request), unit=unit, data=data)
         if obj.is_active != unit.is_active:
-            services.unit_set_active(actor=request.user, unit=unit, active=obj.is_active)
+            services.unit_set_active(actor=_actor(request), unit=unit, active=obj.is_active)
 
     def delete_model(self, request: HttpRequest, obj: Unit) -> None:
-        services.unit_delete(actor=request.user, unit=obj)
+        services.unit_delete(actor=_actor(request), unit=obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Unit | None = None) -> bool:
         # Bulk delete would bypass the "no sub-units, no records" rule; delete one at a time.
@@ -65,15 +71,19 @@ class RoleAssignmentAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user", "unit"]
     readonly_fields = ["granted_by", "created_at"]
 
-    def save_model(self, request: HttpRequest, obj: RoleAssignment, form: Any, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: RoleAssignment, form: Any, change: bool
+    ) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
-        saved = services.role_grant(actor=request.user, user=obj.user, unit=obj.unit, role=obj.role)
+        saved = services.role_grant(
+            actor=_actor(request), user=obj.user, unit=obj.unit, role=obj.role
+        )
         obj.pk = saved.pk
 
     def delete_model(self, request: HttpRequest, obj: RoleAssignment) -> None:
-        services.role_revoke(actor=request.user, assignment=obj)
+        services.role_revoke(actor=_actor(request), assignment=obj)
 
 
 @admin.register(Category)

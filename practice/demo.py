@@ -11,7 +11,7 @@ import random
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["COUNTY_CODE", "CENTRE_NAME", "county_spec"]
+__all__ = ["CENTRE_NAME", "COUNTY_CODE", "county_spec"]
 
 COUNTY_CODE = "350627"
 CENTRE_NAME = "南靖县新时代文明实践中心"
@@ -81,7 +81,7 @@ def county_spec(
     *, name: str = CENTRE_NAME, code: str = COUNTY_CODE, seed: int = 350627
 ) -> dict[str, Any]:
     """The county as a nested mapping for ``services.unit_import_tree``."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - demo data, reproducible on purpose
     institutes: list[dict[str, Any]] = []
     for index, (town, count, known) in enumerate([*TOWNS, PARK]):
         town_code = f"{code}{100 + index if town != PARK[0] else 400}"
@@ -112,7 +112,7 @@ def county_spec(
                 "children": stations,
             }
         )
-    centre = {
+    centre: dict[str, Any] = {
         "name": name,
         "kind": "centre",
         "division_code": code,
@@ -133,8 +133,6 @@ def county_spec(
             by_town[where]["children"].append(point)
         else:
             town, village = where
-            station = next(
-                s for s in by_town[town]["children"] if s["name"].startswith(village)
-            )
+            station = next(s for s in by_town[town]["children"] if s["name"].startswith(village))
             station["children"].append(point)
     return centre

@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -8,6 +8,18 @@ from .models import Unit, User
 from .services import UNIT_EDITABLE_FIELDS
 
 __all__ = ["RoleGrantForm", "UnitForm", "UnitMoveForm", "UserCreateForm", "UserEditForm"]
+
+
+class UnitChoiceField(forms.ModelChoiceField):
+    """Units indented by their depth, so a select list reads like the tree."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{'— ' * obj.level}{obj.name}"
+
+
+class AccountChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.display_name} ({obj.username})"
 
 
 class UnitForm(forms.ModelForm):
@@ -21,11 +33,14 @@ class UnitForm(forms.ModelForm):
 
     def __init__(self, *args: Any, parent: Unit | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        parent_kind = parent.kind if parent else (
-            self.instance.parent.kind if self.instance.pk and self.instance.parent else None
+        parent_kind = (
+            parent.kind
+            if parent
+            else (self.instance.parent.kind if self.instance.pk and self.instance.parent else None)
         )
         allowed = [k for k, v in UnitKind.choices if parent_kind in ALLOWED_PARENT_KINDS[k]]
-        self.fields["kind"].choices = [(k, v) for k, v in UnitKind.choices if k in allowed]
+        kind = cast(forms.ChoiceField, self.fields["kind"])
+        kind.choices = [(k, v) for k, v in UnitKind.choices if k in allowed]
 
     def _post_clean(self) -> None:
         # Model validation (tree rules, uniqueness) is the service's job, with its messages.
@@ -33,24 +48,24 @@ class UnitForm(forms.ModelForm):
 
 
 class UnitMoveForm(forms.Form):
-    parent = forms.ModelChoiceField(
+    parent = UnitChoiceField(
         label=_("new parent unit"), queryset=Unit.objects.none(), required=True
     )
 
     def __init__(self, *args: Any, candidates: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["parent"].queryset = candidates
-        self.fields["parent"].label_from_instance = lambda u: f"{'— ' * u.level}{u.name}"
+        parent_field = cast(forms.ModelChoiceField, self.fields["parent"])
+        parent_field.queryset = candidates
 
 
 class RoleGrantForm(forms.Form):
-    user = forms.ModelChoiceField(label=_("account"), queryset=User.objects.none())
+    user = AccountChoiceField(label=_("account"), queryset=User.objects.none())
     role = forms.ChoiceField(label=_("role"), choices=Role.choices)
 
     def __init__(self, *args: Any, users: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = users
-        self.fields["user"].label_from_instance = lambda u: f"{u.display_name} ({u.username})"
+        user_field = cast(forms.ModelChoiceField, self.fields["user"])
+        user_field.queryset = users
 
 
 class UserCreateForm(forms.Form):
@@ -58,15 +73,13 @@ class UserCreateForm(forms.Form):
     name = forms.CharField(label=_("full name"), max_length=30)
     phone = forms.CharField(label=_("mobile phone"), max_length=20, required=False)
     password = forms.CharField(label=_("initial password"), widget=forms.PasswordInput)
-    unit = forms.ModelChoiceField(label=_("unit"), queryset=Unit.objects.none(), required=False)
-    role = forms.ChoiceField(
-        label=_("role"), choices=[("", "—"), *Role.choices], required=False
-    )
+    unit = UnitChoiceField(label=_("unit"), queryset=Unit.objects.none(), required=False)
+    role = forms.ChoiceField(label=_("role"), choices=[("", "—"), *Role.choices], required=False)
 
     def __init__(self, *args: Any, units: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["unit"].queryset = units
-        self.fields["unit"].label_from_instance = lambda u: f"{'— ' * u.level}{u.name}"
+        unit_field = cast(forms.ModelChoiceField, self.fields["unit"])
+        unit_field.queryset = units
 
 
 class UserEditForm(forms.Form):
@@ -74,6 +87,8 @@ class UserEditForm(forms.Form):
     phone = forms.CharField(label=_("mobile phone"), max_length=20, required=False)
     is_active = forms.BooleanField(label=_("account enabled"), required=False)
     password = forms.CharField(
-        label=_("new password"), widget=forms.PasswordInput, required=False,
+        label=_("new password"),
+        widget=forms.PasswordInput,
+        required=False,
         help_text=_("Leave empty to keep the current password."),
     )

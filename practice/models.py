@@ -44,7 +44,7 @@ class User(AbstractUser):
         related_name="+",
     )
 
-    class Meta(AbstractUser.Meta):
+    class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
         verbose_name = _("user")
         verbose_name_plural = _("users")
 
@@ -152,12 +152,9 @@ class Unit(MPTTModel):
                 name="unit_root_name_unique",
                 violation_error_message=_("A top-level unit with this name already exists."),
             ),
+            models.CheckConstraint(condition=Q(kind__in=UnitKind.values), name="unit_kind_valid"),
             models.CheckConstraint(
-                condition=Q(kind__in=UnitKind.values), name="unit_kind_valid"
-            ),
-            models.CheckConstraint(
-                condition=Q(parent__isnull=False)
-                | Q(kind__in=[UnitKind.REGION, UnitKind.CENTRE]),
+                condition=Q(parent__isnull=False) | Q(kind__in=[UnitKind.REGION, UnitKind.CENTRE]),
                 name="unit_root_is_region_or_centre",
             ),
             models.CheckConstraint(
@@ -165,8 +162,7 @@ class Unit(MPTTModel):
                 name="unit_latitude_range",
             ),
             models.CheckConstraint(
-                condition=Q(longitude__isnull=True)
-                | Q(longitude__gte=-180, longitude__lte=180),
+                condition=Q(longitude__isnull=True) | Q(longitude__gte=-180, longitude__lte=180),
                 name="unit_longitude_range",
             ),
         ]
@@ -200,16 +196,18 @@ class Unit(MPTTModel):
         allowed = ALLOWED_PARENT_KINDS.get(self.kind, frozenset())
         parent_kind = parent.kind if parent else None
         if self.kind and parent_kind not in allowed:
-            errors.setdefault("parent", []).append(
-                parent_rule_message(self.kind, parent_kind)  # type: ignore[arg-type]
+            errors.setdefault("parent", []).append(parent_rule_message(self.kind, parent_kind))
+        if (
+            parent is not None
+            and self.pk is not None
+            and (
+                parent.pk == self.pk
+                or (parent.tree_id == self.tree_id and self.lft < parent.lft < self.rght)
             )
-        if parent is not None and self.pk is not None:
-            if parent.pk == self.pk or (
-                parent.tree_id == self.tree_id and self.lft < parent.lft < self.rght
-            ):
-                errors.setdefault("parent", []).append(
-                    str(_("A unit cannot be placed under itself or one of its own sub-units."))
-                )
+        ):
+            errors.setdefault("parent", []).append(
+                str(_("A unit cannot be placed under itself or one of its own sub-units."))
+            )
         if errors:
             raise ValidationError(errors)
 

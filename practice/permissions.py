@@ -90,7 +90,7 @@ def grants_of(user: User | Any) -> list[Grant]:
                 user=user
             ).values_list("role", "unit_id", "unit__tree_id", "unit__lft", "unit__rght")
         ]
-        user._portal_grants = cached
+        user._portal_grants = cached  # type: ignore[union-attr]  # per-request cache
     return cached
 
 

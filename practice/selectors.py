@@ -49,7 +49,7 @@ def network_counts(*, within: Unit | None = None) -> dict[str, int]:
     return {kind: counts.get(kind, 0) for kind in UnitKind.values}
 
 
-def _station_count() -> Subquery:
+def _station_count() -> Coalesce:
     stations = (
         Unit.objects.filter(
             tree_id=OuterRef("tree_id"),
@@ -104,7 +104,9 @@ def unit_subtree(user: Any, *, top: Unit | None, depth: int) -> list[Unit]:
     if top is None:
         qs = qs.filter(level__lte=depth)
     else:
-        qs = qs.within(top).filter(level__lte=top.level + depth)
+        qs = qs.filter(
+            tree_id=top.tree_id, lft__gte=top.lft, lft__lte=top.rght, level__lte=top.level + depth
+        )
     return get_cached_trees(qs)
 
 
@@ -139,7 +141,9 @@ def unit_paths(units: list[Unit]) -> dict[int, list[str]]:
 
 def user_grants(user: User) -> list[RoleAssignment]:
     return list(
-        RoleAssignment.objects.filter(user=user).select_related("unit").order_by("unit__tree_id", "unit__lft")
+        RoleAssignment.objects.filter(user=user)
+        .select_related("unit")
+        .order_by("unit__tree_id", "unit__lft")
     )
 
 
@@ -150,7 +154,9 @@ def role_assignments_for(user: Any, *, unit: Unit | None = None) -> QuerySet[Rol
         qs = qs.filter(
             unit__tree_id=unit.tree_id, unit__lft__gte=unit.lft, unit__lft__lte=unit.rght
         )
-    return qs.select_related("user", "unit", "granted_by").order_by("unit__lft", "role", "user__username")
+    return qs.select_related("user", "unit", "granted_by").order_by(
+        "unit__lft", "role", "user__username"
+    )
 
 
 def users_in_scope(actor: User) -> QuerySet[User]:
@@ -184,7 +190,9 @@ def unit_stats(unit: Unit, *, date_from: dt.date | None, date_to: dt.date | None
     (their issues add the models); their figures are counted from nothing, hence zero.
     """
     counts = network_counts(within=unit)
-    children = list(Unit.objects.filter(parent=unit, is_active=True).order_by("lft").values("pk", "name"))
+    children = list(
+        Unit.objects.filter(parent=unit, is_active=True).order_by("lft").values("pk", "name")
+    )
     return {
         "unit": unit.pk,
         "from": date_from,

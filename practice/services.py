@@ -267,14 +267,19 @@ def unit_delete(*, actor: User, unit: Unit) -> None:
         except ProtectedError as exc:
             raise _fail(
                 "non_field_errors",
-                _("“%(name)s” still has records (volunteers, teams, activities…); "
-                  "it can be deactivated instead.") % {"name": name},
+                _(
+                    "“%(name)s” still has records (volunteers, teams, activities…); "
+                    "it can be deactivated instead."
+                )
+                % {"name": name},
                 code="has_records",
             ) from exc
         _audit(actor=actor, action=AuditAction.UNIT_DELETED, unit=parent, object_repr=name)
 
 
-def _validate_spec(spec: tree.NodeSpec, parent_kind: str | None, path: str, errors: list[str]) -> None:
+def _validate_spec(
+    spec: tree.NodeSpec, parent_kind: str | None, path: str, errors: list[str]
+) -> None:
     fields = spec.fields
     name = str(fields.get("name") or "").strip()
     fields["name"] = name
@@ -453,7 +458,9 @@ def user_create(
             with transaction.atomic():
                 user.save()
         except IntegrityError as exc:
-            raise _fail("username", _("This username is taken."), code="duplicate_username") from exc
+            raise _fail(
+                "username", _("This username is taken."), code="duplicate_username"
+            ) from exc
         _audit(
             actor=actor,
             action=AuditAction.USER_CREATED,
@@ -486,7 +493,7 @@ def user_update(*, actor: User, user: User, data: Mapping[str, Any]) -> User:
     if data.get("password"):
         _check_password(data["password"], user)
         user.set_password(data["password"])
-        changes["password"] = "reset"
+        changes["password"] = "reset"  # noqa: S105 - an audit note, not a password
     if not changes:
         return user
     _validated(user, exclude=["password"])
@@ -497,7 +504,10 @@ def user_update(*, actor: User, user: User, data: Mapping[str, Any]) -> User:
 
             Token.objects.filter(user=user).delete()
         _audit(
-            actor=actor, action=AuditAction.USER_CHANGED, unit=None, object_repr=user.username,
+            actor=actor,
+            action=AuditAction.USER_CHANGED,
+            unit=None,
+            object_repr=user.username,
             changes=changes,
         )
     return user

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
-from django.forms import Form
+from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from portal.errors import ValidationFailed
+from portal.http import AuthenticatedRequest
 
 from . import selectors, services
 from .choices import ALLOWED_PARENT_KINDS, Role, UnitKind
@@ -26,7 +27,7 @@ from .permissions import Action, can, has_any_role, require
 TREE_DEPTH = 2  # levels shown below the focused unit on the tree page
 
 
-def _show_errors(form: Form, exc: ValidationFailed) -> None:
+def _show_errors(form: BaseForm, exc: ValidationFailed) -> None:
     if not exc.detail:
         form.add_error(None, str(exc.message))
         return
@@ -88,7 +89,7 @@ def unit_tree(request: HttpRequest) -> HttpResponse:
         results = list(filterset.qs.order_by("tree_id", "lft")[:200])
         paths = selectors.unit_paths(results)
         for unit in results:
-            unit.path_names = paths[unit.pk]  # type: ignore[attr-defined]
+            unit.path_names = paths[unit.pk]
         context["results"] = results
     else:
         context["roots"] = selectors.unit_subtree(request.user, top=top, depth=TREE_DEPTH)
@@ -125,7 +126,7 @@ def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedRequest) -> HttpResponse:
     return render(
         request,
         "practice/dashboard.html",
@@ -137,7 +138,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def unit_create(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+def unit_create(request: AuthenticatedRequest, pk: int | None = None) -> HttpResponse:
     parent = _staff_unit(request, pk, Action.ADD_CHILD) if pk is not None else None
     if parent is None:
         require(request.user, Action.ADD_CHILD, None)
@@ -150,11 +151,13 @@ def unit_create(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         else:
             messages.success(request, _("“%(name)s” was created.") % {"name": unit.name})
             return redirect(unit)
-    return render(request, "practice/unit_form.html", {"form": form, "parent": parent, "unit": None})
+    return render(
+        request, "practice/unit_form.html", {"form": form, "parent": parent, "unit": None}
+    )
 
 
 @login_required
-def unit_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def unit_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     unit = _staff_unit(request, pk, Action.CHANGE)
     form = UnitForm(request.POST or None, instance=unit)
     if request.method == "POST" and form.is_valid():
@@ -171,7 +174,7 @@ def unit_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def unit_move(request: HttpRequest, pk: int) -> HttpResponse:
+def unit_move(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     unit = _staff_unit(request, pk, Action.MOVE)
     candidates = (
         Unit.objects.for_user(request.user, Action.ADD_CHILD)
@@ -183,7 +186,9 @@ def unit_move(request: HttpRequest, pk: int) -> HttpResponse:
     form = UnitMoveForm(request.POST or None, candidates=candidates)
     if request.method == "POST" and form.is_valid():
         try:
-            unit = services.unit_move(actor=request.user, unit=unit, parent=form.cleaned_data["parent"])
+            unit = services.unit_move(
+                actor=request.user, unit=unit, parent=form.cleaned_data["parent"]
+            )
         except ValidationFailed as exc:
             _show_errors(form, exc)
         else:
@@ -194,7 +199,7 @@ def unit_move(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def unit_set_active(request: HttpRequest, pk: int, active: bool) -> HttpResponse:
+def unit_set_active(request: AuthenticatedRequest, pk: int, active: bool) -> HttpResponse:
     unit = _staff_unit(request, pk, Action.CHANGE)
     try:
         services.unit_set_active(actor=request.user, unit=unit, active=active)
@@ -205,13 +210,15 @@ def unit_set_active(request: HttpRequest, pk: int, active: bool) -> HttpResponse
             messages.success(request, _("“%(name)s” is active again.") % {"name": unit.name})
         else:
             messages.success(
-                request, _("“%(name)s” was deactivated; the public no longer sees it.") % {"name": unit.name}
+                request,
+                _("“%(name)s” was deactivated; the public no longer sees it.")
+                % {"name": unit.name},
             )
     return redirect(unit)
 
 
 @login_required
-def unit_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def unit_delete(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     unit = _staff_unit(request, pk, Action.DELETE)
     error = None
     if request.method == "POST":
@@ -227,7 +234,7 @@ def unit_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def unit_roles(request: HttpRequest, pk: int) -> HttpResponse:
+def unit_roles(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     unit = _staff_unit(request, pk, Action.VIEW)
     may_manage = can(request.user, Action.MANAGE_ROLES, unit)
     form = None
@@ -263,7 +270,7 @@ def unit_roles(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def role_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def role_revoke(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     assignment = get_object_or_404(selectors.role_assignments_for(request.user), pk=pk)
     try:
         services.role_revoke(actor=request.user, assignment=assignment)
@@ -276,7 +283,7 @@ def role_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def user_list(request: HttpRequest) -> HttpResponse:
+def user_list(request: AuthenticatedRequest) -> HttpResponse:
     if not has_any_role(request.user, Role.COORDINATOR):
         require(request.user, Action.MANAGE_USERS, None)
     users = (
@@ -290,7 +297,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def user_create(request: HttpRequest) -> HttpResponse:
+def user_create(request: AuthenticatedRequest) -> HttpResponse:
     if not has_any_role(request.user, Role.COORDINATOR):
         require(request.user, Action.MANAGE_USERS, None)
     units = Unit.objects.for_user(request.user, Action.MANAGE_ROLES).order_by("tree_id", "lft")
@@ -310,13 +317,15 @@ def user_create(request: HttpRequest) -> HttpResponse:
         except ValidationFailed as exc:
             _show_errors(form, exc)
         else:
-            messages.success(request, _("The account “%(name)s” was created.") % {"name": user.username})
+            messages.success(
+                request, _("The account “%(name)s” was created.") % {"name": user.username}
+            )
             return redirect("user-list")
     return render(request, "practice/user_form.html", {"form": form, "account": None})
 
 
 @login_required
-def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def user_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(selectors.users_in_scope(request.user), pk=pk)
     initial = {"name": account.name, "phone": account.phone, "is_active": account.is_active}
     form = UserEditForm(request.POST or None, initial=initial)

@@ -41,7 +41,7 @@ class World:
     no_role: User
 
     def refresh(self) -> None:
-        for name, value in vars(self).items():
+        for value in vars(self).values():
             if isinstance(value, Unit | User):
                 value.refresh_from_db()
                 if hasattr(value, "_portal_grants"):
@@ -71,9 +71,22 @@ def world(db: Any) -> World:
     ).user
     no_role = UserFactory(username="norole")
     w = World(
-        centre, town, town2, station, station2, station3, point, other_centre, other_town,
-        other_station, superuser, coordinator, town_manager, station_manager,
-        other_coordinator, no_role,
+        centre,
+        town,
+        town2,
+        station,
+        station2,
+        station3,
+        point,
+        other_centre,
+        other_town,
+        other_station,
+        superuser,
+        coordinator,
+        town_manager,
+        station_manager,
+        other_coordinator,
+        no_role,
     )
     w.refresh()
     return w

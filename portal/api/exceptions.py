@@ -20,16 +20,22 @@ def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
     return {"code": code, "message": str(message), "detail": detail or {}}
 
 
-def _flatten(detail: Any) -> dict[str, list[str]]:
+def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error structure → ``{"field": [...], "items.0.hours": [...]}``."""
     if isinstance(detail, dict):
         out: dict[str, list[str]] = {}
         for key, value in detail.items():
-            if isinstance(value, list):
-                out[key] = [str(v) if not isinstance(v, dict) else str(v) for v in value]
-            elif isinstance(value, dict):
-                out[key] = [str(value)]
+            name = f"{prefix}{key}"
+            if isinstance(value, dict):
+                out.update(_flatten(value, f"{name}."))
+            elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
+                for index, item in enumerate(value):
+                    if item:
+                        out.update(_flatten(item, f"{name}.{index}."))
+            elif isinstance(value, list):
+                out[name] = [str(v) for v in value]
             else:
-                out[key] = [str(value)]
+                out[name] = [str(value)]
         return out
     if isinstance(detail, list):
         return {"non_field_errors": [str(v) for v in detail]}
@@ -38,9 +44,7 @@ def _flatten(detail: Any) -> dict[str, list[str]]:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
-        return Response(
-            error_body(exc.code, str(exc.message), exc.detail), status=exc.status_code
-        )
+        return Response(error_body(exc.code, str(exc.message), exc.detail), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Http404):
@@ -65,5 +69,5 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code = codes if isinstance(codes, str) else exc.default_code
         response.data = error_body(str(code), str(exc.detail))
         if isinstance(exc, exceptions.Throttled):
-            response.data["detail"] = {"wait": exc.wait}
+            response.data["detail"] = {"wait": getattr(exc, "wait", None)}
     return response

@@ -8,10 +8,10 @@ import os
 
 os.environ["DEBUG"] = "0"
 
-from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+from django.core.exceptions import ImproperlyConfigured
 
-from .base import *  # noqa: E402, F403
-from .base import FIELD_ENCRYPTION_KEY, STORAGES, env  # noqa: E402
+from .base import *  # noqa: F403
+from .base import FIELD_ENCRYPTION_KEY, STORAGES, env
 
 if not FIELD_ENCRYPTION_KEY:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY must be set in production.")

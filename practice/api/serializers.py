@@ -18,7 +18,9 @@ __all__ = [
 
 class UnitSerializer(serializers.ModelSerializer):
     kind = serializers.ChoiceField(choices=UnitKind.choices)
-    parent = serializers.PrimaryKeyRelatedField(
+    # DRF's stubs type ``Field.parent`` (the enclosing serializer) and a field named
+    # "parent" shadows it; the contract fixes the name.
+    parent = serializers.PrimaryKeyRelatedField(  # type: ignore[assignment]
         queryset=Unit.objects.all(), allow_null=True, required=False
     )
     parent_name = serializers.SerializerMethodField()
@@ -125,7 +127,9 @@ class UserSerializer(serializers.ModelSerializer):
     )
     roles = UserRoleSerializer(source="role_assignments", many=True, read_only=True)
     unit = serializers.PrimaryKeyRelatedField(
-        queryset=Unit.objects.all(), write_only=True, required=False,
+        queryset=Unit.objects.all(),
+        write_only=True,
+        required=False,
         help_text=_("Optional on create: grant `role` on this unit at once."),
     )
     role = serializers.ChoiceField(choices=Role.choices, write_only=True, required=False)
@@ -147,7 +151,7 @@ class UserSerializer(serializers.ModelSerializer):
             "last_login",
         ]
         read_only_fields = ["id", "date_joined", "last_login"]
-        extra_kwargs = {"username": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, Any]] = {"username": {"validators": []}}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if self.instance is None and not attrs.get("password"):

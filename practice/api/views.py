@@ -15,6 +15,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from portal.errors import ApplicationError
+from portal.http import ActorMixin
 
 from .. import selectors, services
 from ..filtersets import UnitFilterSet
@@ -68,13 +69,15 @@ class ReadPublicWriteAuthenticated(permissions.BasePermission):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List units (public: active units; staff: plus inactive ones in scope)"),
+    list=extend_schema(
+        summary="List units (public: active units; staff: plus inactive ones in scope)"
+    ),
     retrieve=extend_schema(summary="One unit"),
     create=extend_schema(summary="Create a unit"),
     partial_update=extend_schema(summary="Edit, move, deactivate a unit"),
     destroy=extend_schema(summary="Delete a unit with no sub-units and no records"),
 )
-class UnitViewSet(viewsets.ModelViewSet):
+class UnitViewSet(ActorMixin, viewsets.ModelViewSet):
     serializer_class = UnitSerializer
     permission_classes = [ReadPublicWriteAuthenticated]
     filterset_class = UnitFilterSet
@@ -91,7 +94,9 @@ class UnitViewSet(viewsets.ModelViewSet):
         page = self.paginate_queryset(queryset)
         units = list(page if page is not None else queryset)
         serializer = self.get_serializer(
-            units, many=True, context={**self.get_serializer_context(), "paths": selectors.unit_paths(units)}
+            units,
+            many=True,
+            context={**self.get_serializer_context(), "paths": selectors.unit_paths(units)},
         )
         if page is not None:
             return self.get_paginated_response(serializer.data)
@@ -100,7 +105,7 @@ class UnitViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer: Any) -> None:
         data = dict(serializer.validated_data)
         parent = data.pop("parent", None)
-        serializer.instance = services.unit_create(actor=self.request.user, parent=parent, **data)
+        serializer.instance = services.unit_create(actor=self.actor, parent=parent, **data)
 
     def perform_update(self, serializer: Any) -> None:
         unit = serializer.instance
@@ -108,16 +113,16 @@ class UnitViewSet(viewsets.ModelViewSet):
         if "parent" in data:
             parent = data.pop("parent")
             if parent != unit.parent:
-                unit = services.unit_move(actor=self.request.user, unit=unit, parent=parent)
+                unit = services.unit_move(actor=self.actor, unit=unit, parent=parent)
         is_active = data.pop("is_active", None)
         if data:
-            unit = services.unit_update(actor=self.request.user, unit=unit, data=data)
+            unit = services.unit_update(actor=self.actor, unit=unit, data=data)
         if is_active is not None:
-            unit = services.unit_set_active(actor=self.request.user, unit=unit, active=is_active)
+            unit = services.unit_set_active(actor=self.actor, unit=unit, active=is_active)
         serializer.instance = unit
 
     def perform_destroy(self, instance: Unit) -> None:
-        services.unit_delete(actor=self.request.user, unit=instance)
+        services.unit_delete(actor=self.actor, unit=instance)
 
     @extend_schema(
         parameters=[
@@ -149,6 +154,7 @@ class CategoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 class RoleViewSet(
+    ActorMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -166,14 +172,15 @@ class RoleViewSet(
     def perform_create(self, serializer: Any) -> None:
         data = serializer.validated_data
         serializer.instance = services.role_grant(
-            actor=self.request.user, user=data["user"], unit=data["unit"], role=data["role"]
+            actor=self.actor, user=data["user"], unit=data["unit"], role=data["role"]
         )
 
     def perform_destroy(self, instance: RoleAssignment) -> None:
-        services.role_revoke(actor=self.request.user, assignment=instance)
+        services.role_revoke(actor=self.actor, assignment=instance)
 
 
 class UserViewSet(
+    ActorMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -186,19 +193,13 @@ class UserViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self) -> QuerySet[User]:
-        roles = Prefetch(
-            "role_assignments", queryset=RoleAssignment.objects.select_related("unit")
-        )
-        return (
-            selectors.users_in_scope(self.request.user)
-            .prefetch_related(roles)
-            .order_by("username")
-        )
+        roles = Prefetch("role_assignments", queryset=RoleAssignment.objects.select_related("unit"))
+        return selectors.users_in_scope(self.actor).prefetch_related(roles).order_by("username")
 
     def perform_create(self, serializer: Any) -> None:
         data = serializer.validated_data
         serializer.instance = services.user_create(
-            actor=self.request.user,
+            actor=self.actor,
             username=data["username"],
             password=data["password"],
             name=data.get("name", ""),
@@ -209,7 +210,7 @@ class UserViewSet(
 
     def perform_update(self, serializer: Any) -> None:
         serializer.instance = services.user_update(
-            actor=self.request.user, user=serializer.instance, data=serializer.validated_data
+            actor=self.actor, user=serializer.instance, data=serializer.validated_data
         )
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -221,9 +222,7 @@ class UserViewSet(
     @extend_schema(responses={200: UserSerializer})
     @action(detail=False, methods=["get"])
     def me(self, request: Request) -> Response:
-        user = (
-            User.objects.prefetch_related(
-                Prefetch("role_assignments", queryset=RoleAssignment.objects.select_related("unit"))
-            ).get(pk=request.user.pk)
-        )
+        user = User.objects.prefetch_related(
+            Prefetch("role_assignments", queryset=RoleAssignment.objects.select_related("unit"))
+        ).get(pk=self.actor.pk)
         return Response(self.get_serializer(user).data)

@@ -24,7 +24,11 @@ CHROMIUM_ARGS = [
 
 
 def _chromium() -> str | None:
-    for candidate in (os.environ.get("PORTAL_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
+    for candidate in (
+        os.environ.get("PORTAL_CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+    ):
         if candidate and os.path.exists(candidate):
             return candidate
     return None
@@ -35,7 +39,9 @@ def chromium_browser() -> Iterator[Any]:
     executable = _chromium()
     if executable is None:
         if os.environ.get("PORTAL_REQUIRE_BROWSER") == "1":
-            pytest.fail("Chromium not found: apt-get install -y chromium (PORTAL_REQUIRE_BROWSER=1)")
+            pytest.fail(
+                "Chromium not found: apt-get install -y chromium (PORTAL_REQUIRE_BROWSER=1)"
+            )
         pytest.skip("Chromium not installed (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
 

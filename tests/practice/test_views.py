@@ -31,7 +31,9 @@ def _big_county(superuser: User, stations_per_town: int, towns: int) -> Unit:
             for t in range(towns)
         ],
     }
-    nodes = services.unit_import_tree(actor=superuser, parent=None, spec=NodeSpec.from_mapping(spec))
+    nodes = services.unit_import_tree(
+        actor=superuser, parent=None, spec=NodeSpec.from_mapping(spec)
+    )
     return nodes[0]
 
 
@@ -54,14 +56,20 @@ def test_home_counts_the_demo_network(db: Any, client: Any) -> None:
     response = client.get("/")
     html = response.content.decode()
     assert response.context["counts"] == {
-        "region": 0, "centre": 1, "institute": 12, "station": 185, "point": 6,
+        "region": 0,
+        "centre": 1,
+        "institute": 12,
+        "station": 185,
+        "point": 6,
     }
     assert 'data-kind="station">185<' in html
     assert 'data-kind="institute">12<' in html
     assert 'data-kind="centre">1<' in html
 
 
-def test_home_query_count_does_not_grow(db: Any, client: Any, django_assert_max_num_queries: Any) -> None:
+def test_home_query_count_does_not_grow(
+    db: Any, client: Any, django_assert_max_num_queries: Any
+) -> None:
     admin = User.objects.create_superuser("admin", password="x-long-password-1")
     _big_county(admin, stations_per_town=2, towns=2)
     with django_assert_max_num_queries(4) as small:
@@ -70,7 +78,11 @@ def test_home_query_count_does_not_grow(db: Any, client: Any, django_assert_max_
         actor=admin,
         parent=Unit.objects.get(name="大县中心"),
         spec=NodeSpec.from_mapping(
-            {"name": "新镇", "kind": "institute", "children": [{"name": f"村{i}", "kind": "station"} for i in range(150)]}
+            {
+                "name": "新镇",
+                "kind": "institute",
+                "children": [{"name": f"村{i}", "kind": "station"} for i in range(150)],
+            }
         ),
     )
     with django_assert_max_num_queries(len(small.captured_queries)):
@@ -104,12 +116,14 @@ def test_tree_page_within_and_search(world: World, client: Any) -> None:
 
 def test_tree_page_hides_inactive_units_from_the_public(world: World, client: Any) -> None:
     services.unit_set_active(actor=world.coordinator, unit=world.point, active=False)
-    assert "一村点" not in client.get("/units/?within=%d" % world.station.pk).content.decode()
+    assert "一村点" not in client.get(f"/units/?within={world.station.pk}").content.decode()
     client.force_login(world.station_manager)
-    assert "一村点" in client.get("/units/?within=%d" % world.station.pk).content.decode()
+    assert "一村点" in client.get(f"/units/?within={world.station.pk}").content.decode()
 
 
-def test_unit_detail_is_public(world: World, client: Any, django_assert_max_num_queries: Any) -> None:
+def test_unit_detail_is_public(
+    world: World, client: Any, django_assert_max_num_queries: Any
+) -> None:
     with django_assert_max_num_queries(5):
         response = client.get(f"/units/{world.town.pk}/")
     assert response.status_code == 200
@@ -121,7 +135,9 @@ def test_unit_detail_is_public(world: World, client: Any, django_assert_max_num_
     ("who", "status"),
     [("anonymous", 404), ("no_role", 404), ("station_manager", 200), ("other_coordinator", 404)],
 )
-def test_inactive_unit_detail_matrix(world: World, browser_client: Any, who: str, status: int) -> None:
+def test_inactive_unit_detail_matrix(
+    world: World, browser_client: Any, who: str, status: int
+) -> None:
     services.unit_set_active(actor=world.coordinator, unit=world.point, active=False)
     client = browser_client(None if who == "anonymous" else getattr(world, who))
     assert client.get(f"/units/{world.point.pk}/").status_code == status
@@ -131,15 +147,37 @@ def test_inactive_unit_detail_matrix(world: World, browser_client: Any, who: str
 
 STAFF_PAGES = [
     # (url name, unit attribute, who may (200), who is in scope but refused (403))
-    ("unit-edit", "station", {"station_manager", "town_manager", "coordinator", "superuser"}, set()),
-    ("unit-create", "station", {"station_manager", "town_manager", "coordinator", "superuser"}, set()),
+    (
+        "unit-edit",
+        "station",
+        {"station_manager", "town_manager", "coordinator", "superuser"},
+        set(),
+    ),
+    (
+        "unit-create",
+        "station",
+        {"station_manager", "town_manager", "coordinator", "superuser"},
+        set(),
+    ),
     ("unit-move", "station", {"coordinator", "superuser"}, {"station_manager", "town_manager"}),
     ("unit-delete", "station", {"coordinator", "superuser"}, {"station_manager", "town_manager"}),
-    ("unit-roles", "station", {"station_manager", "town_manager", "coordinator", "superuser"}, set()),
+    (
+        "unit-roles",
+        "station",
+        {"station_manager", "town_manager", "coordinator", "superuser"},
+        set(),
+    ),
     ("unit-edit", "town", {"town_manager", "coordinator", "superuser"}, set()),
     ("unit-move", "town", {"coordinator", "superuser"}, {"town_manager"}),
 ]
-WHO = ["no_role", "station_manager", "town_manager", "coordinator", "other_coordinator", "superuser"]
+WHO = [
+    "no_role",
+    "station_manager",
+    "town_manager",
+    "coordinator",
+    "other_coordinator",
+    "superuser",
+]
 
 
 @pytest.mark.parametrize(("page", "attr", "allowed", "refused"), STAFF_PAGES)
@@ -157,7 +195,12 @@ def test_staff_page_matrix(
 
 def test_station_manager_edits_own_station_only(world: World, browser_client: Any) -> None:
     client = browser_client(world.station_manager)
-    data = {"name": "一村站", "kind": "station", "address": "一村 88 号", "contact_phone": "0596-7001234"}
+    data = {
+        "name": "一村站",
+        "kind": "station",
+        "address": "一村 88 号",
+        "contact_phone": "0596-7001234",
+    }
     response = client.post(reverse("unit-edit", args=[world.station.pk]), data)
     assert response.status_code == 302
     world.station.refresh_from_db()
@@ -183,7 +226,9 @@ def test_edit_form_shows_clear_errors(world: World, browser_client: Any) -> None
     world.station.refresh_from_db()
     assert world.station.name == "一村站"
     # A duplicate sibling name is refused by the service, with its message on the form.
-    response = client.post(reverse("unit-edit", args=[world.station.pk]), {"name": "二村站", "kind": "station"})
+    response = client.post(
+        reverse("unit-edit", args=[world.station.pk]), {"name": "二村站", "kind": "station"}
+    )
     assert response.status_code == 200
     assert response.context["form"].errors
 
@@ -193,9 +238,13 @@ def test_create_form_offers_only_allowed_kinds(world: World, browser_client: Any
     response = client.get(reverse("unit-create", args=[world.town.pk]))
     kinds = [value for value, _ in response.context["form"].fields["kind"].choices]
     assert kinds == ["station", "point"]
-    response = client.post(reverse("unit-create", args=[world.town.pk]), {"name": "新所", "kind": "institute"})
+    response = client.post(
+        reverse("unit-create", args=[world.town.pk]), {"name": "新所", "kind": "institute"}
+    )
     assert response.status_code == 200 and response.context["form"].errors["kind"]
-    response = client.post(reverse("unit-create", args=[world.town.pk]), {"name": "四村站", "kind": "station"})
+    response = client.post(
+        reverse("unit-create", args=[world.town.pk]), {"name": "四村站", "kind": "station"}
+    )
     assert response.status_code == 302
     assert Unit.objects.get(name="四村站").parent == world.town
 
@@ -216,7 +265,9 @@ def test_move_page_moves_a_station(world: World, browser_client: Any) -> None:
     response = client.get(reverse("unit-move", args=[world.station2.pk]))
     candidates = list(response.context["form"].fields["parent"].queryset)
     assert candidates == [world.town2]  # only institutes, not the current parent, not B
-    response = client.post(reverse("unit-move", args=[world.station2.pk]), {"parent": world.town2.pk})
+    response = client.post(
+        reverse("unit-move", args=[world.station2.pk]), {"parent": world.town2.pk}
+    )
     assert response.status_code == 302
     world.station2.refresh_from_db()
     assert world.station2.parent_id == world.town2.pk
@@ -239,8 +290,12 @@ def test_deactivate_and_reactivate(world: World, browser_client: Any) -> None:
 
 def test_roles_page_grant_and_revoke(world: World, browser_client: Any) -> None:
     client = browser_client(world.coordinator)
-    newcomer = User.objects.create_user("newcomer", password="x-long-password-1", created_by=world.coordinator)
-    response = client.post(reverse("unit-roles", args=[world.station2.pk]), {"user": newcomer.pk, "role": Role.MANAGER})
+    newcomer = User.objects.create_user(
+        "newcomer", password="x-long-password-1", created_by=world.coordinator
+    )
+    response = client.post(
+        reverse("unit-roles", args=[world.station2.pk]), {"user": newcomer.pk, "role": Role.MANAGER}
+    )
     assert response.status_code == 302
     assignment = RoleAssignment.objects.get(user=newcomer, unit=world.station2)
     response = client.post(reverse("role-revoke", args=[assignment.pk]), {"next": "/units/"})
@@ -250,7 +305,9 @@ def test_roles_page_grant_and_revoke(world: World, browser_client: Any) -> None:
     manager = browser_client(world.town_manager)
     response = manager.get(reverse("unit-roles", args=[world.station.pk]))
     assert response.status_code == 200 and response.context["form"] is None
-    response = manager.post(reverse("unit-roles", args=[world.station.pk]), {"user": newcomer.pk, "role": "manager"})
+    response = manager.post(
+        reverse("unit-roles", args=[world.station.pk]), {"user": newcomer.pk, "role": "manager"}
+    )
     assert response.status_code == 403
 
 
@@ -267,15 +324,25 @@ def test_staff_accounts_pages(world: World, browser_client: Any) -> None:
     assert client.get("/staff/users/").status_code == 200
     weak = client.post(
         "/staff/users/add/",
-        {"username": "wang", "name": "王五", "password": "123", "unit": world.station.pk, "role": "manager"},
+        {
+            "username": "wang",
+            "name": "王五",
+            "password": "123",
+            "unit": world.station.pk,
+            "role": "manager",
+        },
     )
     assert weak.status_code == 200 and weak.context["form"].errors["password"]
     assert not User.objects.filter(username="wang").exists()
     response = client.post(
         "/staff/users/add/",
         {
-            "username": "wang", "name": "王五", "phone": "+86 138-1234-5678",
-            "password": "village-station-2026", "unit": world.station.pk, "role": "manager",
+            "username": "wang",
+            "name": "王五",
+            "phone": "+86 138-1234-5678",
+            "password": "village-station-2026",
+            "unit": world.station.pk,
+            "role": "manager",
         },
     )
     assert response.status_code == 302
@@ -284,13 +351,18 @@ def test_staff_accounts_pages(world: World, browser_client: Any) -> None:
     assert RoleAssignment.objects.filter(user=wang, unit=world.station, role="manager").exists()
     listing = client.get("/staff/users/").content.decode()
     assert "138****5678" in listing and "13812345678" not in listing
-    response = client.post(f"/staff/users/{wang.pk}/edit/", {"name": "王五", "phone": "", "is_active": ""})
+    response = client.post(
+        f"/staff/users/{wang.pk}/edit/", {"name": "王五", "phone": "", "is_active": ""}
+    )
     assert response.status_code == 302
     wang.refresh_from_db()
     assert not wang.is_active
     # Managers have no account pages; another county's coordinator cannot see wang.
     assert browser_client(world.town_manager).get("/staff/users/").status_code == 403
-    assert browser_client(world.other_coordinator).get(f"/staff/users/{wang.pk}/edit/").status_code == 404
+    assert (
+        browser_client(world.other_coordinator).get(f"/staff/users/{wang.pk}/edit/").status_code
+        == 404
+    )
 
 
 def test_language_switch(world: World, client: Any) -> None:

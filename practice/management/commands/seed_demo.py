@@ -39,9 +39,12 @@ class Command(BaseCommand):
             for username, name, role, unit_name in ACCOUNTS[1:]:
                 user, _ = self._account(username, name)
                 unit = Unit.objects.get(name=unit_name)
-                if role and not RoleAssignment.objects.filter(user=user, unit=unit, role=role).exists():
+                if (
+                    role
+                    and not RoleAssignment.objects.filter(user=user, unit=unit, role=role).exists()
+                ):
                     services.role_grant(actor=admin, user=user, unit=unit, role=role)
-        self.stdout.write(self.style.SUCCESS("Demo logins (password for all: %s):" % DEMO_PASSWORD))
+        self.stdout.write(self.style.SUCCESS(f"Demo logins (password for all: {DEMO_PASSWORD}):"))
         for username, name, role, unit_name in ACCOUNTS:
             where = f"{role} @ {unit_name}" if role else "superuser"
             self.stdout.write(f"  {username:<10} {name} — {where}")
