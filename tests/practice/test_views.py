@@ -389,3 +389,25 @@ def test_login_and_logout(world: World, client: Any) -> None:
     assert client.get("/dashboard/").status_code == 302
     response = client.post("/accounts/login/", {"username": "stationmgr", "password": "wrong"})
     assert response.status_code == 200 and response.context["form"].errors
+
+
+def test_repeated_failed_logins_lock_the_account_out(world: World, client: Any, api: Any) -> None:
+    from tests.factories import PASSWORD
+
+    for _ in range(4):
+        response = client.post("/accounts/login/", {"username": "stationmgr", "password": "nope"})
+        assert response.status_code == 200
+    fifth = client.post("/accounts/login/", {"username": "stationmgr", "password": "nope"})
+    assert fifth.status_code == 429
+    assert "15" in fifth.content.decode()  # says how long to wait
+    locked = client.post("/accounts/login/", {"username": "stationmgr", "password": PASSWORD})
+    assert locked.status_code == 429
+    assert client.get("/dashboard/").status_code == 302  # the right password did not get in
+    token = api().post(
+        "/api/v1/auth/token/", {"username": "stationmgr", "password": PASSWORD}, format="json"
+    )
+    assert token.status_code == 429
+    assert token.json()["code"] == "locked_out"
+    # Another account from the same address is not affected.
+    ok = client.post("/accounts/login/", {"username": "townmgr", "password": PASSWORD})
+    assert ok.status_code == 302
