@@ -108,13 +108,17 @@ def _fail(field: str, message: str, *, code: str = "invalid") -> ValidationFaile
 
 def unit_create(*, actor: User, parent: Unit | None, **fields: Any) -> Unit:
     """Create a unit under ``parent`` (``None``: a new top-level tree, superusers only)."""
+    if parent is not None and not can(actor, Action.ADD_CHILD, parent):
+        # The parent comes from the input, not from the address: refuse it (403) like a
+        # move's destination, rather than answer "not found".
+        raise PermissionDenied(_("You may not place units under that parent."))
     require(actor, Action.ADD_CHILD, parent)
     unknown = set(fields) - set(UNIT_EDITABLE_FIELDS) - {"is_active"}
     if unknown:
         raise ValueError(f"unit_create got unexpected fields: {sorted(unknown)}")
     with transaction.atomic():
         if parent is None:
-            tree.lock_trees(tree.NEW_TREE)
+            tree.lock_forest()
         else:
             parent = tree.locked_units(parent.pk)[parent.pk]
             _require_active_parent(parent)
@@ -161,7 +165,11 @@ def unit_update(*, actor: User, unit: Unit, data: Mapping[str, Any]) -> Unit:
     if unknown:
         raise ValueError(f"unit_update got unexpected fields: {sorted(unknown)}")
     with transaction.atomic():
-        fresh = tree.locked_units(unit.pk)[unit.pk]
+        # Renaming a root reorders the roots, which renumbers trees: lock them all.
+        forest = unit.parent_id is None and "name" in data
+        fresh = tree.locked_units(unit.pk, forest=forest)[unit.pk]
+        if fresh.parent_id is None and not forest:
+            fresh = tree.locked_units(unit.pk, forest=True)[unit.pk]
         changes = {}
         for name, value in data.items():
             if getattr(fresh, name) != value:
@@ -190,7 +198,11 @@ def unit_move(*, actor: User, unit: Unit, parent: Unit | None) -> Unit:
         raise PermissionDenied(_("You may not place units under that parent."))
     with transaction.atomic():
         pks = [unit.pk] + ([parent.pk] if parent is not None else [])
-        locked = tree.locked_units(*pks, extra_trees=[tree.NEW_TREE] if parent is None else [])
+        # Making a root, or putting a root under another unit, renumbers trees.
+        forest = parent is None or unit.parent_id is None
+        locked = tree.locked_units(*pks, forest=forest)
+        if locked[unit.pk].parent_id is None and not forest:
+            locked = tree.locked_units(*pks, forest=True)
         fresh = locked[unit.pk]
         new_parent = locked[parent.pk] if parent is not None else None
         old_parent_id = fresh.parent_id
@@ -320,10 +332,10 @@ def unit_import_tree(*, actor: User, parent: Unit | None, spec: tree.NodeSpec) -
         )
     with transaction.atomic():
         if parent is None:
-            tree.lock_trees(tree.NEW_TREE)
+            tree.lock_forest()
             if Unit.objects.filter(parent=None, name=spec.fields["name"]).exists():
                 raise _fail("name", _("A top-level unit with this name already exists."))
-            nodes = tree.build_nodes(spec, tree_id=tree.next_tree_id())
+            nodes = tree.build_nodes(spec, tree_id=tree.new_tree_id(spec.fields["name"]))
         else:
             parent = tree.locked_units(parent.pk)[parent.pk]
             _require_active_parent(parent)

@@ -3,6 +3,10 @@
 * :func:`lock_trees` serializes writes per tree: on PostgreSQL a transaction-level
   advisory lock keyed by ``tree_id`` (NetBox's ``MPTTLockedMixin`` idea); on SQLite the
   ``BEGIN IMMEDIATE`` transaction already holds the database's single write lock.
+  Every such writer also holds the *forest* lock in shared mode; :func:`lock_forest`
+  takes it exclusively for the operations that renumber or allocate ``tree_id``s
+  (django-mptt keeps roots in name order by shifting the ids of the trees after them),
+  so no writer ever works with a ``tree_id`` that is changing under it.
 * :func:`build_nodes` lays out a whole subtree in memory so it can be written with one
   ``bulk_create`` per level and a single shifting ``UPDATE``.
 * :func:`tree_problems` checks a tree's invariants (used by tests and a nightly task).
@@ -10,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,11 +23,11 @@ from django.db import connections, transaction
 from .models import Unit
 
 __all__ = [
-    "NEW_TREE",
     "NodeSpec",
     "build_nodes",
     "insert_nodes",
     "insertion_point",
+    "lock_forest",
     "lock_trees",
     "locked_units",
     "tree_problems",
@@ -31,30 +35,48 @@ __all__ = [
 
 # Advisory-lock namespace (the first int of pg_advisory_xact_lock(int, int)).
 _LOCK_NAMESPACE = 0x5052  # "PR"
-# Lock key for "a new tree is being created" (allocating tree_id = max + 1).
-NEW_TREE = 0
+# Key of the forest lock (tree ids start at 1, so 0 is free).
+_FOREST = 0
+
+
+def _postgres_cursor() -> Any:
+    if not transaction.get_connection(Unit.objects.db).in_atomic_block:
+        raise RuntimeError("Tree locks must be taken inside transaction.atomic().")
+    connection = connections[Unit.objects.db]
+    return connection.cursor() if connection.vendor == "postgresql" else None
 
 
 def lock_trees(*tree_ids: int) -> None:
     """Hold a write lock on each tree until the surrounding transaction ends."""
-    if not transaction.get_connection(Unit.objects.db).in_atomic_block:
-        raise RuntimeError("lock_trees() must be called inside transaction.atomic().")
-    connection = connections[Unit.objects.db]
-    if connection.vendor != "postgresql":
+    cursor = _postgres_cursor()
+    if cursor is None:
         return
-    with connection.cursor() as cursor:
+    with cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [_LOCK_NAMESPACE, _FOREST])
         for tree_id in sorted(set(tree_ids)):
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, tree_id])
 
 
-def locked_units(*pks: int, extra_trees: Iterable[int] = ()) -> dict[int, Unit]:
+def lock_forest() -> None:
+    """Hold every tree until the transaction ends: for creating, (un)rooting or renaming a root."""
+    cursor = _postgres_cursor()
+    if cursor is None:
+        return
+    with cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, _FOREST])
+
+
+def locked_units(*pks: int, forest: bool = False) -> dict[int, Unit]:
     """Lock the trees of the given units and return the units re-read under the lock.
 
-    A unit may move to another tree between the first read and the lock; then the new
-    tree is locked as well and the units are read again.
+    With ``forest`` every tree is locked at once. Otherwise a unit may move to another
+    tree between the first read and the lock; then that tree is locked as well and the
+    units are read again.
     """
-    locked: set[int] = set(extra_trees)
-    lock_trees(*locked)
+    if forest:
+        lock_forest()
+        return Unit.objects.in_bulk(list(pks))
+    locked: set[int] = set()
     while True:
         units = Unit.objects.in_bulk(list(pks))
         needed = {u.tree_id for u in units.values()} - locked
@@ -136,8 +158,16 @@ def insert_nodes(nodes: Sequence[Unit], *, parent: Unit | None) -> None:
         Unit.objects.bulk_create(batch, batch_size=500)
 
 
-def next_tree_id() -> int:
-    return Unit.objects._get_next_tree_id()
+def new_tree_id(name: str) -> int:
+    """Make room for a new tree so roots stay in name order, as django-mptt keeps them.
+
+    The caller holds the forest lock.
+    """
+    after = Unit.objects.filter(parent=None, name__gt=name).order_by("tree_id").first()
+    if after is None:
+        return int(Unit.objects._get_next_tree_id())
+    Unit.objects._create_tree_space(after.tree_id - 1)
+    return after.tree_id
 
 
 def tree_problems(tree_id: int) -> list[str]:

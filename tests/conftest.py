@@ -10,10 +10,12 @@ Roles: ``coordinator`` on 甲县中心, ``town_manager`` on 一镇所, ``station
 role; ``superuser`` is a superuser.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from practice.choices import Role, UnitKind
@@ -46,6 +48,15 @@ class World:
                 value.refresh_from_db()
                 if hasattr(value, "_portal_grants"):
                     del value._portal_grants
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Throttle counters and cached figures never leak from one test into the next
+    (with REDIS_URL set the cache outlives the test process)."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

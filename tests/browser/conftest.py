@@ -34,8 +34,8 @@ def _chromium() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def chromium_browser() -> Iterator[Any]:
+@pytest.fixture
+def chromium_browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     executable = _chromium()
     if executable is None:
         if os.environ.get("PORTAL_REQUIRE_BROWSER") == "1":
@@ -46,8 +46,8 @@ def chromium_browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
-    # (fixtures, assertions) are synchronous and safe here.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    # (fixtures, assertions) are synchronous and safe here. Only for this test.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
