@@ -178,6 +178,11 @@ def unit_update(*, actor: User, unit: Unit, data: Mapping[str, Any]) -> Unit:
         if not changes:
             return fresh
         if "kind" in changes:
+            parent_kind = fresh.parent.kind if fresh.parent else None
+            if parent_kind not in ALLOWED_PARENT_KINDS[fresh.kind]:
+                raise _fail(
+                    "kind", parent_rule_message(fresh.kind, parent_kind), code="invalid_kind"
+                )
             _check_kind_change(fresh, fresh.kind)
         _validated(fresh, exclude=["lft", "rght", "tree_id", "level"])
         fresh.save()
@@ -365,6 +370,10 @@ def role_grant(*, actor: User, user: User, unit: Unit, role: str) -> RoleAssignm
         raise PermissionDenied(_("Only a coordinator of this unit or above may grant roles here."))
     if not user.is_active:
         raise _fail("user", _("This account is disabled."), code="user_inactive")
+    if RoleAssignment.objects.filter(user=user, unit=unit, role=role).exists():
+        raise _fail(
+            "role", _("This user already holds this role on this unit."), code="duplicate_role"
+        )
     assignment = RoleAssignment(user=user, unit=unit, role=role, granted_by=actor)
     _validated(assignment)
     with transaction.atomic():

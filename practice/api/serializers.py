@@ -58,10 +58,12 @@ class UnitSerializer(serializers.ModelSerializer):
         validators: list[Any] = []
 
     def _path(self, obj: Unit) -> list[str]:
-        paths = self.context.get("paths")
-        if paths is not None and obj.pk in paths:
-            return paths[obj.pk]
-        return [a.name for a in obj.get_ancestors(include_self=True)]
+        # A list passes every row's path in the context (one query); a single unit reads
+        # its ancestors once, for both ``path`` and ``parent_name``.
+        paths = self.context.setdefault("paths", {})
+        if obj.pk not in paths:
+            paths[obj.pk] = [a.name for a in obj.get_ancestors(include_self=True)]
+        return paths[obj.pk]
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_path(self, obj: Unit) -> list[str]:

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.contrib.auth import authenticate
+from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -110,15 +111,18 @@ class UnitViewSet(ActorMixin, viewsets.ModelViewSet):
     def perform_update(self, serializer: Any) -> None:
         unit = serializer.instance
         data = dict(serializer.validated_data)
-        if "parent" in data:
-            parent = data.pop("parent")
-            if parent != unit.parent:
-                unit = services.unit_move(actor=self.actor, unit=unit, parent=parent)
-        is_active = data.pop("is_active", None)
-        if data:
-            unit = services.unit_update(actor=self.actor, unit=unit, data=data)
-        if is_active is not None:
-            unit = services.unit_set_active(actor=self.actor, unit=unit, active=is_active)
+        # One PATCH may call up to three services; a refusal by a later one must undo the
+        # earlier ones, or a 400 would leave the unit half changed.
+        with transaction.atomic():
+            if "parent" in data:
+                parent = data.pop("parent")
+                if parent != unit.parent:
+                    unit = services.unit_move(actor=self.actor, unit=unit, parent=parent)
+            is_active = data.pop("is_active", None)
+            if data:
+                unit = services.unit_update(actor=self.actor, unit=unit, data=data)
+            if is_active is not None:
+                unit = services.unit_set_active(actor=self.actor, unit=unit, active=is_active)
         serializer.instance = unit
 
     def perform_destroy(self, instance: Unit) -> None:
