@@ -131,6 +131,10 @@ class Unit(MPTTModel):
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Declared here only to drop django-mptt's single-column index on it: the composite
+    # (tree_id, lft) and (tree_id, rght) indexes below serve every lookup by tree, and each
+    # extra index is one more to maintain for every row a shift rewrites.
+    tree_id = models.PositiveIntegerField(editable=False)
 
     objects = UnitManager()
 

@@ -7,7 +7,8 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from mptt.utils import get_cached_trees
 
@@ -21,9 +22,9 @@ __all__ = [
     "children_with_counts",
     "network_counts",
     "role_assignments_for",
+    "root_count",
     "roots_with_counts",
     "unit_ancestors",
-    "unit_children",
     "unit_paths",
     "unit_stats",
     "unit_subtree",
@@ -66,6 +67,10 @@ def _station_count() -> Coalesce:
     return Coalesce(Subquery(stations), 0)
 
 
+def root_count() -> int:
+    return Unit.objects.filter(parent=None, is_active=True).count()
+
+
 def roots_with_counts() -> list[Unit]:
     """Active top-level units, each with ``station_count`` (one query)."""
     return list(
@@ -85,12 +90,47 @@ def children_with_counts(
     return list(qs.annotate(station_count=_station_count()).order_by("lft"))
 
 
+def _chains(parent_ids: set[int]) -> dict[int, Unit]:
+    """Every unit on the way up from ``parent_ids`` to their roots, in one query.
+
+    A recursive walk along ``parent_id`` (primary-key look-ups): its cost is the number of
+    ancestors, whatever the size of the tree — unlike a lft/rght range join.
+    """
+    if not parent_ids:
+        return {}
+    table = connection.ops.quote_name(Unit._meta.db_table)
+    marks = ", ".join(["%s"] * len(parent_ids))
+    sql = (
+        "WITH RECURSIVE chain(id, parent_id, name, kind, level) AS ("  # noqa: S608 - table name from the model, values bound
+        f" SELECT id, parent_id, name, kind, level FROM {table} WHERE id IN ({marks})"
+        " UNION"
+        f" SELECT u.id, u.parent_id, u.name, u.kind, u.level FROM {table} u"
+        " JOIN chain c ON u.id = c.parent_id"
+        ") SELECT id, parent_id, name, kind, level FROM chain"
+    )
+    return {u.pk: u for u in Unit.objects.raw(sql, list(parent_ids))}
+
+
+def _walk_up(unit: Unit, chain: dict[int, Unit]) -> list[Unit]:
+    ancestors: list[Unit] = []
+    parent_id = unit.parent_id
+    while parent_id is not None:
+        parent = chain[parent_id]
+        ancestors.append(parent)
+        parent_id = parent.parent_id
+    ancestors.reverse()
+    return ancestors
+
+
 def unit_ancestors(unit: Unit) -> list[Unit]:
-    return list(unit.get_ancestors().only("pk", "name", "kind", "level"))
+    """The units above ``unit``, from its root down (one query)."""
+    return _walk_up(unit, _chains({unit.parent_id} if unit.parent_id else set()))
 
 
-def unit_children(unit: Unit, user: Any) -> list[Unit]:
-    return list(units_visible(user).filter(parent=unit).order_by("lft"))
+def unit_paths(units: list[Unit]) -> dict[int, list[str]]:
+    """For each unit, the names from its root down to itself — in one query."""
+    chain = _chains({u.parent_id for u in units if u.parent_id})
+    return {u.pk: [a.name for a in _walk_up(u, chain)] + [u.name] for u in units}
 
 
 def unit_subtree(user: Any, *, top: Unit | None, depth: int) -> list[Unit]:
@@ -108,35 +148,6 @@ def unit_subtree(user: Any, *, top: Unit | None, depth: int) -> list[Unit]:
             tree_id=top.tree_id, lft__gte=top.lft, lft__lte=top.rght, level__lte=top.level + depth
         )
     return get_cached_trees(qs)
-
-
-def unit_paths(units: list[Unit]) -> dict[int, list[str]]:
-    """For each unit, the names from its root down to itself — in one query."""
-    if not units:
-        return {}
-    ids = [u.pk for u in units]
-    ancestors = list(
-        Unit.objects.filter(
-            Exists(
-                Unit.objects.filter(
-                    pk__in=ids,
-                    tree_id=OuterRef("tree_id"),
-                    lft__gt=OuterRef("lft"),
-                    lft__lt=OuterRef("rght"),
-                )
-            )
-        )
-        .order_by("level")
-        .values_list("tree_id", "lft", "rght", "name")
-    )
-    paths: dict[int, list[str]] = {}
-    for unit in units:
-        paths[unit.pk] = [
-            name
-            for tree_id, lft, rght, name in ancestors
-            if tree_id == unit.tree_id and lft < unit.lft and rght > unit.rght
-        ] + [unit.name]
-    return paths
 
 
 def user_grants(user: User) -> list[RoleAssignment]:

@@ -215,7 +215,7 @@ def unit_move(*, actor: User, unit: Unit, parent: Unit | None) -> Unit:
             return fresh
         if new_parent is not None and fresh.is_active:
             _require_active_parent(new_parent)
-        old_path = " / ".join(a.name for a in fresh.get_ancestors(include_self=False))
+        old_path = " / ".join(a.name for a in fresh.get_ancestors())
         fresh.parent = new_parent
         _validated(fresh, exclude=["lft", "rght", "tree_id", "level"])
         try:

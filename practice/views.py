@@ -24,7 +24,14 @@ from .forms import RoleGrantForm, UnitForm, UnitMoveForm, UserCreateForm, UserEd
 from .models import RoleAssignment, Unit
 from .permissions import Action, can, has_any_role, require
 
-TREE_DEPTH = 2  # levels shown below the focused unit on the tree page
+
+def _tree_depth(top: Unit | None, roots: int) -> int:
+    """Levels shown below the focus on the tree page: a county down to its stations (two
+    levels), but only one under a region (a province has ~80 counties and ~1,000
+    institutes) and under the tops of several trees sharing the installation."""
+    if top is None:
+        return 1 if roots > 1 else 2
+    return 1 if top.kind == UnitKind.REGION else 2
 
 
 def _show_errors(form: BaseForm, exc: ValidationFailed) -> None:
@@ -92,7 +99,8 @@ def unit_tree(request: HttpRequest) -> HttpResponse:
             unit.path_names = paths[unit.pk]
         context["results"] = results
     else:
-        context["roots"] = selectors.unit_subtree(request.user, top=top, depth=TREE_DEPTH)
+        depth = _tree_depth(top, selectors.root_count() if top is None else 1)
+        context["roots"] = selectors.unit_subtree(request.user, top=top, depth=depth)
         context["ancestors"] = selectors.unit_ancestors(top) if top else []
     return render(request, "practice/unit_tree.html", context)
 

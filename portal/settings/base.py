@@ -216,6 +216,8 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # django-axes reports every start and every failed login at INFO; lockouts are WARNING.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
 
 PORTAL_SITE_NAME = _("Civilization Practice Portal")

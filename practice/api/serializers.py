@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from .. import selectors
 from ..choices import Role, UnitKind
 from ..models import Category, RoleAssignment, Unit, User
 
@@ -62,7 +63,7 @@ class UnitSerializer(serializers.ModelSerializer):
         # its ancestors once, for both ``path`` and ``parent_name``.
         paths = self.context.setdefault("paths", {})
         if obj.pk not in paths:
-            paths[obj.pk] = [a.name for a in obj.get_ancestors(include_self=True)]
+            paths.update(selectors.unit_paths([obj]))
         return paths[obj.pk]
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))

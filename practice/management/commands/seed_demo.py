@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.db import connection, transaction
 
 from practice import services
 from practice.choices import Role
@@ -44,6 +44,10 @@ class Command(BaseCommand):
                     and not RoleAssignment.objects.filter(user=user, unit=unit, role=role).exists()
                 ):
                     services.role_grant(actor=admin, user=user, unit=unit, role=role)
+        # Fresh planner statistics, so the tree indexes are used from the first request
+        # (SQLite never gathers them by itself).
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password for all: {DEMO_PASSWORD}):"))
         for username, name, role, unit_name in ACCOUNTS:
             where = f"{role} @ {unit_name}" if role else "superuser"
