@@ -53,7 +53,7 @@ bench: migrate
 
 # Refresh extraction of translatable strings (needs GNU gettext installed).
 messages: $(STAMP)
-	$(PY) manage.py makemessages -l zh_Hans -l en --no-obsolete --ignore=.venv --ignore=staticfiles
+	$(PY) manage.py makemessages -l zh_Hans -l en --no-obsolete --ignore=.venv --ignore=staticfiles --ignore=tests
 
 # Re-vendor the front-end libraries from the npm registry (versions pinned here).
 BOOTSTRAP_VERSION := 5.3.9

@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from portal.api.exceptions import error_body
 
@@ -16,9 +16,12 @@ def lockout_response(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
 ) -> HttpResponse:
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    message = _(
+    message = ngettext(
+        "Too many failed logins. Wait %(minutes)d minute and try again, "
+        "or ask your coordinator to reset your password.",
         "Too many failed logins. Wait %(minutes)d minutes and try again, "
-        "or ask your coordinator to reset your password."
+        "or ask your coordinator to reset your password.",
+        minutes,
     ) % {"minutes": minutes}
     if request.path.startswith("/api/"):
         return JsonResponse(

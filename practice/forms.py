@@ -19,7 +19,7 @@ class UnitChoiceField(forms.ModelChoiceField):
 
 class AccountChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
-        return f"{obj.display_name} ({obj.username})"
+        return _("%(name)s (%(username)s)") % {"name": obj.display_name, "username": obj.username}
 
 
 class UnitForm(forms.ModelForm):

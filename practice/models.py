@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 from mptt.managers import TreeManager
 from mptt.models import MPTTModel, TreeForeignKey
 from mptt.querysets import TreeQuerySet
@@ -220,14 +221,16 @@ def parent_rule_message(kind: str, parent_kind: str | None) -> str:
     labels = dict(UnitKind.choices)
     allowed = ALLOWED_PARENT_KINDS[kind]
     names = sorted(str(labels[k]) if k else str(_("no parent (top level)")) for k in allowed)
+    # Translators: separates the items of a list, e.g. "institute, station".
+    allowed_text = pgettext("list separator", ", ").join(names)
     if parent_kind is None:
         return str(
             _("A %(kind)s cannot be at the top level; its parent must be: %(allowed)s.")
-            % {"kind": labels[kind], "allowed": "、".join(names)}
+            % {"kind": labels[kind], "allowed": allowed_text}
         )
     return str(
         _("A %(kind)s cannot be placed under a %(parent)s; its parent must be: %(allowed)s.")
-        % {"kind": labels[kind], "parent": labels[parent_kind], "allowed": "、".join(names)}
+        % {"kind": labels[kind], "parent": labels[parent_kind], "allowed": allowed_text}
     )
 
 

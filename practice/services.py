@@ -307,7 +307,10 @@ def _validate_spec(
         candidate.clean_fields(exclude=["parent", "lft", "rght", "tree_id", "level"])
     except ValidationError as exc:
         for field, messages in _messages(exc).items():
-            errors.extend(f"{here or '?'}: {field}: {m}" for m in messages)
+            label = Unit._meta.get_field(field).verbose_name if field != "non_field_errors" else ""
+            errors.extend(
+                f"{here or '?'}: {label}: {m}" if label else f"{here}: {m}" for m in messages
+            )
     if kind in ALLOWED_PARENT_KINDS and parent_kind not in ALLOWED_PARENT_KINDS[kind]:
         errors.append(f"{here}: {parent_rule_message(kind, parent_kind)}")
     seen: set[str] = set()

@@ -38,7 +38,8 @@ SCANNED_EXTENSIONS = {".py", ".html", ".txt"}
 SAME_IN_CHINESE: set[str] = set()
 
 PLACEHOLDER = re.compile(r"%(?:\((?P<name>[^)]*)\))?[#0 +-]*(?:\*|\d+)?(?:\.\d+)?[a-zA-Z%]")
-CJK = re.compile(r"[\u4e00-\u9fff]")
+# Han characters, or CJK / full-width punctuation (a list separator "、" is Chinese too).
+CJK = re.compile(r"[\u4e00-\u9fff\u3000-\u303f\uff00-\uffef]")
 
 
 def po_path(locale: str) -> Path:

@@ -269,7 +269,7 @@ def test_import_is_all_or_nothing(world: World):
     assert len(problems) == 3
     assert any("错点下的所" in p and "cannot be placed under" in p for p in problems)
     assert any("both called “重名”" in p for p in problems)
-    assert any("坏代码所" in p and "division_code" in p for p in problems)
+    assert any("坏代码所" in p and "division code: " in p for p in problems)
     assert Unit.objects.count() == before
     assert not AuditEntry.objects.exists()
 
