@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db import connections
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -65,3 +66,6 @@ def page(chromium_browser: Any, request: Any) -> Iterator[Any]:
     page.set_default_timeout(10_000)
     yield page
     context.close()
+    # With Playwright's event loop running, Django keeps this test's database connection
+    # apart from the thread's usual one; close it, or it outlives the test database.
+    connections.close_all()
