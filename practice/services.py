@@ -83,6 +83,24 @@ def _validated(instance: Unit | RoleAssignment | User, **kwargs: Any) -> None:
         raise ValidationFailed(detail=_messages(exc)) from exc
 
 
+def _validated_unit(unit: Unit) -> None:
+    """Field validators and the tree rules of ``Unit.clean()``, then the one database
+    constraint a user can run into: the name among siblings. The check constraints (kind,
+    root kind, coordinate ranges) restate what the field validators and ``clean()`` have
+    already refused, so they are left to the database rather than queried one by one."""
+    try:
+        unit.full_clean(exclude=["lft", "rght", "tree_id", "level"], validate_constraints=False)
+    except ValidationError as exc:
+        raise ValidationFailed(detail=_messages(exc)) from exc
+    siblings = Unit.objects.filter(parent=unit.parent, name=unit.name)
+    if unit.pk is not None:
+        siblings = siblings.exclude(pk=unit.pk)
+    if siblings.exists():
+        if unit.parent is None:
+            raise _fail("name", _("A top-level unit with this name already exists."))
+        raise _fail("name", _("A unit with this name already exists here."))
+
+
 def _messages(exc: ValidationError) -> dict[str, list[str]]:
     if hasattr(exc, "error_dict"):
         return {
@@ -123,7 +141,7 @@ def unit_create(*, actor: User, parent: Unit | None, **fields: Any) -> Unit:
             parent = tree.locked_units(parent.pk)[parent.pk]
             _require_active_parent(parent)
         unit = Unit(parent=parent, **fields)
-        _validated(unit, exclude=["lft", "rght", "tree_id", "level"])
+        _validated_unit(unit)
         unit.save()
         _audit(
             actor=actor,
@@ -184,7 +202,7 @@ def unit_update(*, actor: User, unit: Unit, data: Mapping[str, Any]) -> Unit:
                     "kind", parent_rule_message(fresh.kind, parent_kind), code="invalid_kind"
                 )
             _check_kind_change(fresh, fresh.kind)
-        _validated(fresh, exclude=["lft", "rght", "tree_id", "level"])
+        _validated_unit(fresh)
         fresh.save()
         _audit(
             actor=actor,
@@ -217,7 +235,7 @@ def unit_move(*, actor: User, unit: Unit, parent: Unit | None) -> Unit:
             _require_active_parent(new_parent)
         old_path = " / ".join(a.name for a in fresh.get_ancestors())
         fresh.parent = new_parent
-        _validated(fresh, exclude=["lft", "rght", "tree_id", "level"])
+        _validated_unit(fresh)
         try:
             with transaction.atomic():
                 fresh.save()
