@@ -18,6 +18,7 @@ from .permissions import Action, has_any_role, scope_q
 
 __all__ = [
     "audit_for_unit",
+    "audit_in_scope",
     "categories",
     "children_with_counts",
     "network_counts",
@@ -187,6 +188,15 @@ def audit_for_unit(unit: Unit, *, limit: int = 20) -> list[AuditEntry]:
         AuditEntry.objects.filter(
             unit__tree_id=unit.tree_id, unit__lft__gte=unit.lft, unit__lft__lte=unit.rght
         ).select_related("actor", "unit")[:limit]
+    )
+
+
+def audit_in_scope(user: Any, *, limit: int = 15) -> list[AuditEntry]:
+    """The latest changes to units the user may see as staff (one query)."""
+    return list(
+        AuditEntry.objects.filter(scope_q(user, Action.VIEW, prefix="unit__")).select_related(
+            "actor", "unit"
+        )[:limit]
     )
 
 

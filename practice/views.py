@@ -141,6 +141,7 @@ def dashboard(request: AuthenticatedRequest) -> HttpResponse:
         {
             "grants": selectors.user_grants(request.user),
             "is_coordinator": has_any_role(request.user, Role.COORDINATOR),
+            "audit": selectors.audit_in_scope(request.user),
         },
     )
 

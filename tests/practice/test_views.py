@@ -411,3 +411,16 @@ def test_repeated_failed_logins_lock_the_account_out(world: World, client: Any, 
     # Another account from the same address is not affected.
     ok = client.post("/accounts/login/", {"username": "townmgr", "password": PASSWORD})
     assert ok.status_code == 302
+
+
+def test_dashboard_shows_recent_changes_in_scope_only(
+    world: World, browser_client: Any, django_assert_max_num_queries: Any
+) -> None:
+    services.unit_update(actor=world.coordinator, unit=world.station, data={"address": "一村"})
+    services.unit_update(
+        actor=world.other_coordinator, unit=world.other_station, data={"address": "乙村"}
+    )
+    client = browser_client(world.town_manager)
+    with django_assert_max_num_queries(6):
+        response = client.get("/dashboard/")
+    assert [e.unit for e in response.context["audit"]] == [world.station]
