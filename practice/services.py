@@ -110,13 +110,6 @@ def _messages(exc: ValidationError) -> dict[str, list[str]]:
     return {"non_field_errors": [str(m) for m in exc.messages]}
 
 
-def _first_message(detail: dict[str, list[str]]) -> str:
-    for messages in detail.values():
-        if messages:
-            return messages[0]
-    return _("The input is not valid.")
-
-
 def _fail(field: str, message: str, *, code: str = "invalid") -> ValidationFailed:
     return ValidationFailed(message, code=code, detail={field: [message]})
 
