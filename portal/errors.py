@@ -15,6 +15,7 @@ __all__ = [
     "Conflict",
     "InvalidTransition",
     "NotFound",
+    "PayloadTooLarge",
     "PermissionDenied",
     "ValidationFailed",
 ]
@@ -60,6 +61,12 @@ class NotFound(ApplicationError):
     status_code = 404
     default_code = "not_found"
     default_message = _("Not found.")
+
+
+class PayloadTooLarge(ApplicationError):
+    status_code = 413
+    default_code = "too_large"
+    default_message = _("The upload is too large.")
 
 
 class Conflict(ApplicationError):

@@ -1,13 +1,25 @@
 from typing import Any, cast
 
 from django import forms
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from portal.errors import ApplicationError
+
+from . import spreadsheets
 from .choices import ALLOWED_PARENT_KINDS, Role, UnitKind
 from .models import Unit, User
 from .services import UNIT_EDITABLE_FIELDS
+from .tree import UnitRow
 
-__all__ = ["RoleGrantForm", "UnitForm", "UnitMoveForm", "UserCreateForm", "UserEditForm"]
+__all__ = [
+    "RoleGrantForm",
+    "UnitForm",
+    "UnitImportForm",
+    "UnitMoveForm",
+    "UserCreateForm",
+    "UserEditForm",
+]
 
 
 class UnitChoiceField(forms.ModelChoiceField):
@@ -56,6 +68,28 @@ class UnitMoveForm(forms.Form):
         super().__init__(*args, **kwargs)
         parent_field = cast(forms.ModelChoiceField, self.fields["parent"])
         parent_field.queryset = candidates
+
+
+class UnitImportForm(forms.Form):
+    """An uploaded workbook; ``cleaned_data["file"]`` holds its rows (``UnitRow``)."""
+
+    file = forms.FileField(
+        label=_("Excel workbook (.xlsx)"),
+        widget=forms.FileInput(attrs={"accept": f".xlsx,{spreadsheets.XLSX_CONTENT_TYPE}"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = gettext("At most %(rows)d rows and %(megabytes)d MB.") % {
+            "rows": spreadsheets.MAX_ROWS,
+            "megabytes": spreadsheets.MAX_FILE_BYTES // (1024 * 1024),
+        }
+
+    def clean_file(self) -> list[UnitRow]:
+        try:
+            return spreadsheets.read_upload(self.cleaned_data["file"])
+        except ApplicationError as exc:
+            raise forms.ValidationError(str(exc.message), code=exc.code) from exc
 
 
 class RoleGrantForm(forms.Form):

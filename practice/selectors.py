@@ -29,6 +29,7 @@ __all__ = [
     "unit_paths",
     "unit_stats",
     "unit_subtree",
+    "units_for_export",
     "units_visible",
     "user_grants",
     "users_in_scope",
@@ -149,6 +150,37 @@ def unit_subtree(user: Any, *, top: Unit | None, depth: int) -> list[Unit]:
             tree_id=top.tree_id, lft__gte=top.lft, lft__lte=top.rght, level__lte=top.level + depth
         )
     return get_cached_trees(qs)
+
+
+# What a spreadsheet row of a unit needs (see practice.spreadsheets.COLUMNS).
+EXPORT_FIELDS = (
+    "pk",
+    "parent_id",
+    "name",
+    "kind",
+    "division_code",
+    "address",
+    "contact_name",
+    "contact_phone",
+    "opening_hours",
+    "latitude",
+    "longitude",
+)
+
+
+def units_for_export(unit: Unit) -> list[dict[str, Any]]:
+    """The active units below ``unit``, in tree order, as plain rows (one query).
+
+    Inactive units are left out: they are hidden from the public, and a sheet has no column
+    to say so — re-imported, they would come back active. (An inactive unit never has
+    active sub-units, so no exported unit loses its parent.)
+    """
+    return list(
+        Unit.objects.within(unit, include_self=False)
+        .filter(is_active=True)
+        .order_by("lft")
+        .values(*EXPORT_FIELDS)
+    )
 
 
 def user_grants(user: User) -> list[RoleAssignment]:

@@ -6,7 +6,7 @@ transaction holding the tree lock where the tree changes, and writes an audit en
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
@@ -14,12 +14,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 
 from portal.errors import NotFound, PermissionDenied, ValidationFailed
 from portal.validators import normalize_mobile, validate_mobile
 
 from . import tree
-from .choices import ALLOWED_PARENT_KINDS, AuditAction, Role
+from .choices import ALLOWED_PARENT_KINDS, AuditAction, Role, UnitKind
 from .models import AuditEntry, RoleAssignment, Unit, User, parent_rule_message
 from .permissions import Action, can, forget_grants, has_any_role, require, scope_q
 from .selectors import users_in_scope
@@ -29,6 +30,7 @@ __all__ = [
     "role_revoke",
     "unit_create",
     "unit_delete",
+    "unit_import_rows",
     "unit_import_tree",
     "unit_move",
     "unit_set_active",
@@ -58,7 +60,20 @@ def _audit(
     object_repr: str,
     changes: Mapping[str, Any] | None = None,
 ) -> None:
-    AuditEntry.objects.create(
+    _audit_entry(
+        actor=actor, action=action, unit=unit, object_repr=object_repr, changes=changes
+    ).save()
+
+
+def _audit_entry(
+    *,
+    actor: User | None,
+    action: str,
+    unit: Unit | None,
+    object_repr: str,
+    changes: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    return AuditEntry(
         actor=actor if actor is not None and actor.pk else None,
         action=action,
         unit=unit,
@@ -305,34 +320,13 @@ def unit_delete(*, actor: User, unit: Unit) -> None:
         _audit(actor=actor, action=AuditAction.UNIT_DELETED, unit=parent, object_repr=name)
 
 
-def _validate_spec(
-    spec: tree.NodeSpec, parent_kind: str | None, path: str, errors: list[str]
-) -> None:
-    fields = spec.fields
-    name = str(fields.get("name") or "").strip()
-    fields["name"] = name
-    here = f"{path} / {name}" if path else name
-    kind = fields.get("kind")
-    candidate = Unit(**fields)
-    try:
-        candidate.clean_fields(exclude=["parent", "lft", "rght", "tree_id", "level"])
-    except ValidationError as exc:
-        for field, messages in _messages(exc).items():
-            label = Unit._meta.get_field(field).verbose_name if field != "non_field_errors" else ""
-            errors.extend(
-                f"{here or '?'}: {label}: {m}" if label else f"{here}: {m}" for m in messages
-            )
-    if kind in ALLOWED_PARENT_KINDS and parent_kind not in ALLOWED_PARENT_KINDS[kind]:
-        errors.append(f"{here}: {parent_rule_message(kind, parent_kind)}")
-    seen: set[str] = set()
-    for child in spec.children:
-        child_name = str(child.fields.get("name") or "").strip()
-        if child_name in seen:
-            errors.append(
-                f"{here}: " + _("two sub-units are both called “%(name)s”.") % {"name": child_name}
-            )
-        seen.add(child_name)
-        _validate_spec(child, kind, here, errors)
+# --- bulk imports ------------------------------------------------------------------------
+
+# A problem found in an import: (spreadsheet row, or 0 for a nested import; message).
+Problem = tuple[int, str]
+
+# An import with more problems than this lists only the first ones (the count says all).
+MAX_REPORTED_PROBLEMS = 50
 
 
 def unit_import_tree(*, actor: User, parent: Unit | None, spec: tree.NodeSpec) -> list[Unit]:
@@ -341,30 +335,18 @@ def unit_import_tree(*, actor: User, parent: Unit | None, spec: tree.NodeSpec) -
     Everything is validated first; any error rejects the whole import.
     """
     require(actor, Action.ADD_CHILD, parent)
-    errors: list[str] = []
-    _validate_spec(spec, parent.kind if parent else None, parent.name if parent else "", errors)
-    if errors:
-        raise ValidationFailed(
-            _("The import was rejected: %(count)d problems.") % {"count": len(errors)},
-            code="invalid_import",
-            detail={"non_field_errors": errors[:50]},
-        )
+    if parent is not None:
+        return _import_under(actor=actor, parent=parent, specs=[spec], problems=[])
+    problems: list[Problem] = []
+    _validate_spec(spec, None, "", problems)
+    if problems:
+        raise _rejected(problems)
     with transaction.atomic():
-        if parent is None:
-            tree.lock_forest()
-            if Unit.objects.filter(parent=None, name=spec.fields["name"]).exists():
-                raise _fail("name", _("A top-level unit with this name already exists."))
-            nodes = tree.build_nodes(spec, tree_id=tree.new_tree_id(spec.fields["name"]))
-        else:
-            parent = tree.locked_units(parent.pk)[parent.pk]
-            _require_active_parent(parent)
-            if Unit.objects.filter(parent=parent, name=spec.fields["name"]).exists():
-                raise _fail("name", _("A unit with this name already exists here."))
-            cursor = tree.insertion_point(parent, spec.fields["name"])
-            nodes = tree.build_nodes(
-                spec, tree_id=parent.tree_id, cursor=cursor, level=parent.level + 1
-            )
-        tree.insert_nodes(nodes, parent=parent)
+        tree.lock_forest()
+        if Unit.objects.filter(parent=None, name=spec.fields["name"]).exists():
+            raise _fail("name", _("A top-level unit with this name already exists."))
+        nodes = tree.build_nodes(spec, tree_id=tree.new_tree_id(spec.fields["name"]))
+        tree.insert_nodes(nodes)
         _audit(
             actor=actor,
             action=AuditAction.UNIT_IMPORTED,
@@ -373,6 +355,186 @@ def unit_import_tree(*, actor: User, parent: Unit | None, spec: tree.NodeSpec) -
             changes={"units": len(nodes)},
         )
     return nodes
+
+
+def unit_import_rows(*, actor: User, parent: Unit, rows: Sequence[tree.UnitRow]) -> list[Unit]:
+    """Create the units of a spreadsheet's rows under ``parent``, all or nothing.
+
+    A row's parent is the nearest earlier row bearing the name it gives, or ``parent``
+    itself when it gives none. Every row is checked first — kinds and the tree rules,
+    names among siblings (in the file and under ``parent``), the field validators — and
+    any problem, reported by row number, rejects the whole file. Then one transaction
+    writes every unit (see :func:`tree.insert_children`) and an audit entry per unit placed
+    directly under ``parent``.
+    """
+    require(actor, Action.ADD_CHILD, parent)
+    unknown = {key for row in rows for key in row.fields} - set(UNIT_EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"unit_import_rows got unexpected fields: {sorted(unknown)}")
+    if not rows:
+        raise ValidationFailed(_("There are no units to import."), code="invalid_import")
+    problems: list[Problem] = []
+    specs = _nest_rows(rows, parent=parent, problems=problems)
+    return _import_under(actor=actor, parent=parent, specs=specs, problems=problems)
+
+
+def _nest_rows(
+    rows: Sequence[tree.UnitRow], *, parent: Unit, problems: list[Problem]
+) -> list[tree.NodeSpec]:
+    """Rows → the subtrees going directly under ``parent``."""
+    tops: list[tree.NodeSpec] = []
+    named: dict[str, tree.NodeSpec] = {}  # the latest row bearing each name
+    for row in rows:
+        spec = tree.NodeSpec(dict(row.fields), row=row.row)
+        parent_name = row.parent.strip()
+        if not parent_name:
+            tops.append(spec)
+        elif parent_name in named:
+            named[parent_name].children.append(spec)
+        else:
+            message = _(
+                "The parent unit “%(name)s” is not defined in an earlier row (leave it empty "
+                "for a unit directly under “%(unit)s”)."
+            ) % {"name": parent_name, "unit": parent.name}
+            problems.append((row.row, _problem(_location(spec, ""), message)))
+        name = str(row.fields.get("name") or "").strip()
+        if name:
+            named[name] = spec
+    return tops
+
+
+def _import_under(
+    *, actor: User, parent: Unit, specs: list[tree.NodeSpec], problems: list[Problem]
+) -> list[Unit]:
+    for spec in specs:
+        _validate_spec(spec, parent.kind, parent.name, problems)
+    _check_siblings(parent.name, parent.name, specs, problems)
+    _check_taken(parent, specs, problems)
+    if problems:
+        raise _rejected(problems)
+    try:
+        with transaction.atomic():
+            fresh = tree.locked_units(parent.pk)[parent.pk]
+            _require_active_parent(fresh)
+            nodes = tree.insert_children(fresh, specs)
+            AuditEntry.objects.bulk_create(
+                _audit_entry(
+                    actor=actor,
+                    action=AuditAction.UNIT_IMPORTED,
+                    unit=top,
+                    object_repr=top.name,
+                    changes={"units": top.descendant_total + 1},
+                )
+                for top in nodes
+                if top.parent_id == fresh.pk
+            )
+    except IntegrityError as exc:  # a sibling of the same name was added meanwhile
+        raise _fail(
+            "non_field_errors",
+            _("A unit with one of these names was added here meanwhile; try again."),
+        ) from exc
+    return nodes
+
+
+def _validate_spec(
+    spec: tree.NodeSpec, parent_kind: str | None, path: str, problems: list[Problem]
+) -> None:
+    fields = spec.fields
+    name = str(fields.get("name") or "").strip()
+    fields["name"] = name
+    here = f"{path} / {name}" if path else name
+    where = _location(spec, here)
+    row = spec.row or 0
+    kind = fields.get("kind")
+    exclude = ["parent", "lft", "rght", "tree_id", "level"]
+    if kind and kind not in UnitKind.values:
+        exclude.append("kind")  # said below, with the kinds there are
+        problems.append((row, _problem(where, _unknown_kind(kind))))
+    try:
+        Unit(**fields).clean_fields(exclude=exclude)
+    except ValidationError as exc:
+        for field, messages in _messages(exc).items():
+            problems.extend((row, _problem(where, _field_message(field, m))) for m in messages)
+    if kind in ALLOWED_PARENT_KINDS and parent_kind not in ALLOWED_PARENT_KINDS[kind]:
+        problems.append((row, _problem(where, parent_rule_message(kind, parent_kind))))
+    _check_siblings(name, here, spec.children, problems)
+    for child in spec.children:
+        _validate_spec(child, kind, here, problems)
+
+
+def _check_siblings(
+    parent_name: str, path: str, children: list[tree.NodeSpec], problems: list[Problem]
+) -> None:
+    seen: set[str] = set()
+    for child in children:
+        name = str(child.fields.get("name") or "").strip()
+        if name in seen:
+            message = _("Two sub-units of “%(parent)s” are both called “%(name)s”.") % {
+                "parent": parent_name,
+                "name": name,
+            }
+            where = _location(child, f"{path} / {name}")
+            problems.append((child.row or 0, _problem(where, message)))
+        if name:
+            seen.add(name)
+
+
+def _check_taken(parent: Unit, specs: list[tree.NodeSpec], problems: list[Problem]) -> None:
+    """Names of new units that a child of ``parent`` already bears (one query)."""
+    taken = set(Unit.objects.filter(parent=parent).values_list("name", flat=True))
+    for spec in specs:
+        name = spec.fields["name"]
+        if name in taken:
+            message = _("A unit called “%(name)s” already exists under “%(parent)s”.") % {
+                "name": name,
+                "parent": parent.name,
+            }
+            where = _location(spec, f"{parent.name} / {name}")
+            problems.append((spec.row or 0, _problem(where, message)))
+
+
+def _location(spec: tree.NodeSpec, path: str) -> str:
+    if spec.row is not None:
+        return _("Row %(row)d") % {"row": spec.row}
+    return path or "?"
+
+
+def _problem(where: str, message: str) -> str:
+    return _("%(where)s: %(problem)s") % {"where": where, "problem": message}
+
+
+def _field_message(field: str, message: str) -> str:
+    if field == "non_field_errors":
+        return message
+    label = Unit._meta.get_field(field).verbose_name
+    return _("%(field)s: %(message)s") % {"field": label, "message": message}
+
+
+def _unknown_kind(kind: Any) -> str:
+    # Translators: separates the items of a list, e.g. "institute, station".
+    kinds = pgettext("list separator", ", ").join(str(label) for _k, label in UnitKind.choices)
+    return _("Unknown kind “%(kind)s”; the kind must be one of: %(kinds)s.") % {
+        "kind": kind,
+        "kinds": kinds,
+    }
+
+
+def _rejected(problems: list[Problem]) -> ValidationFailed:
+    messages = [message for _row, message in sorted(problems, key=lambda p: p[0])]
+    count = len(messages)
+    return ValidationFailed(
+        # One problem: say it, as every other single error is said.
+        messages[0]
+        if count == 1
+        else ngettext(
+            "The import was rejected: %(count)d problem.",
+            "The import was rejected: %(count)d problems.",
+            count,
+        )
+        % {"count": count},
+        code="invalid_import",
+        detail={"non_field_errors": messages[:MAX_REPORTED_PROBLEMS]},
+    )
 
 
 # --- roles -------------------------------------------------------------------------------

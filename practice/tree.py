@@ -8,12 +8,15 @@
   (django-mptt keeps roots in name order by shifting the ids of the trees after them),
   so no writer ever works with a ``tree_id`` that is changing under it.
 * :func:`build_nodes` lays out a whole subtree in memory so it can be written with one
-  ``bulk_create`` per level and a single shifting ``UPDATE``.
+  ``bulk_create`` per level: :func:`insert_nodes` writes a new tree, :func:`insert_children`
+  one or several subtrees under an existing parent (a spreadsheet's rows), making room for
+  them with one shifting ``UPDATE`` per gap between its existing children.
 * :func:`tree_problems` checks a tree's invariants (used by tests and a nightly task).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,9 +27,10 @@ from .models import Unit
 
 __all__ = [
     "NodeSpec",
+    "UnitRow",
     "build_nodes",
+    "insert_children",
     "insert_nodes",
-    "insertion_point",
     "lock_forest",
     "lock_trees",
     "locked_units",
@@ -88,10 +92,14 @@ def locked_units(*pks: int, forest: bool = False) -> dict[int, Unit]:
 
 @dataclass
 class NodeSpec:
-    """One unit to create, with its children (as parsed from JSON or a spreadsheet)."""
+    """One unit to create, with its children (as parsed from JSON or a spreadsheet).
+
+    ``row`` is the spreadsheet row it came from, if any: problems are reported by row.
+    """
 
     fields: dict[str, Any]
     children: list[NodeSpec] = field(default_factory=list)
+    row: int | None = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> NodeSpec:
@@ -102,12 +110,17 @@ class NodeSpec:
         return 1 + sum(c.count() for c in self.children)
 
 
-def insertion_point(parent: Unit, name: str) -> int:
-    """The ``lft`` a new child called ``name`` takes so siblings stay in name order."""
-    right_sibling = (
-        Unit.objects.filter(parent=parent, name__gt=name).order_by("name").values("lft").first()
-    )
-    return right_sibling["lft"] if right_sibling else parent.rght
+@dataclass(frozen=True)
+class UnitRow:
+    """One unit to create, as a spreadsheet row: its fields and the name of its parent.
+
+    ``parent`` is empty for a unit that goes directly under the unit imported into, else
+    the name of a unit defined in an earlier row.
+    """
+
+    row: int
+    parent: str
+    fields: dict[str, Any]
 
 
 def build_nodes(spec: NodeSpec, *, tree_id: int, cursor: int = 1, level: int = 0) -> list[Unit]:
@@ -133,26 +146,61 @@ def build_nodes(spec: NodeSpec, *, tree_id: int, cursor: int = 1, level: int = 0
     return nodes
 
 
-def insert_nodes(nodes: Sequence[Unit], *, parent: Unit | None) -> None:
-    """Write laid-out nodes: one shifting UPDATE (under a parent), then one INSERT per level.
+def insert_children(parent: Unit, specs: Sequence[NodeSpec]) -> list[Unit]:
+    """Write ``specs`` as new subtrees of ``parent``, each among its siblings in name order.
 
-    The caller holds the tree lock and has re-read ``parent`` under it; ``nodes[0]`` is the
-    top of the new subtree and goes under ``parent`` at the ``lft`` it was laid out at.
+    The caller holds the tree lock, has re-read ``parent`` under it and has checked that no
+    child of ``parent`` already bears one of the new names. New subtrees that fall between
+    the same two existing children are laid out side by side: one shifting UPDATE per such
+    gap (one in all when ``parent`` has no children yet), then one INSERT per level for all
+    of them. Returns the new units, each subtree in pre-order, the subtrees in name order.
     """
-    top = nodes[0]
-    if parent is not None:
-        size = 2 * len(nodes)
-        # Shift everything at or right of the new subtree's left edge by its size.
-        Unit.objects._create_space(size, top.lft - 1, parent.tree_id)
-        parent.rght += size
-        top.parent = parent
+    existing = list(Unit.objects.filter(parent=parent).order_by("lft").values_list("name", "lft"))
+    # Compared as Python orders strings, like build_nodes; a database collation that orders
+    # the existing siblings otherwise only moves a new unit among them, never out of place.
+    names = [name for name, _lft in existing]
+    gaps: dict[int, list[NodeSpec]] = {}  # lft of the next existing sibling → new subtrees
+    for spec in sorted(specs, key=lambda s: s.fields["name"]):
+        index = bisect_right(names, spec.fields["name"])
+        gaps.setdefault(existing[index][1] if index < len(existing) else parent.rght, []).append(
+            spec
+        )
+    sizes = {at: 2 * sum(spec.count() for spec in group) for at, group in gaps.items()}
+    # From the right: each shift moves only what lies right of its gap, so the positions of
+    # the gaps further left stay as they were read.
+    for at in sorted(gaps, reverse=True):
+        Unit.objects._create_space(sizes[at], at - 1, parent.tree_id)
+    nodes: list[Unit] = []
+    shifted = 0  # room made at the gaps left of this one
+    for at in sorted(gaps):
+        cursor = at + shifted
+        for spec in gaps[at]:
+            subtree = build_nodes(
+                spec, tree_id=parent.tree_id, cursor=cursor, level=parent.level + 1
+            )
+            subtree[0].parent = parent
+            nodes.extend(subtree)
+            cursor = subtree[0].rght + 1
+        shifted += sizes[at]
+    parent.rght += shifted
+    insert_nodes(nodes)
+    return nodes
+
+
+def insert_nodes(nodes: Sequence[Unit]) -> None:
+    """Write laid-out nodes, one INSERT per level (a few for a very wide level).
+
+    A new tree (see :func:`new_tree_id`; the caller holds the forest lock) is written as
+    is; new units under an existing parent go through :func:`insert_children`, which makes
+    room for them first.
+    """
     by_level: dict[int, list[Unit]] = {}
     for node in nodes:
         by_level.setdefault(node.level, []).append(node)
     for level in sorted(by_level):
         batch = by_level[level]
         for node in batch:
-            # The parent was saved by the previous batch: copy its fresh primary key.
+            # The parent was saved by the previous batch (or before): copy its primary key.
             if node.parent is not None:
                 node.parent_id = node.parent.pk
         Unit.objects.bulk_create(batch, batch_size=500)

@@ -6,10 +6,13 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("units/", views.unit_tree, name="unit-tree"),
     path("units/add/", views.unit_create, name="unit-create-root"),
+    path("units/import-template.xlsx", views.unit_import_template, name="unit-import-template"),
     path("units/<int:pk>/", views.unit_detail, name="unit-detail"),
     path("units/<int:pk>/add/", views.unit_create, name="unit-create"),
     path("units/<int:pk>/edit/", views.unit_edit, name="unit-edit"),
     path("units/<int:pk>/move/", views.unit_move, name="unit-move"),
+    path("units/<int:pk>/export.xlsx", views.unit_export, name="unit-export"),
+    path("units/<int:pk>/import/", views.unit_import, name="unit-import"),
     path(
         "units/<int:pk>/deactivate/",
         views.unit_set_active,

@@ -12,15 +12,23 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_POST
 
 from portal.errors import ValidationFailed
 from portal.http import AuthenticatedRequest
 
-from . import selectors, services
+from . import selectors, services, spreadsheets
 from .choices import ALLOWED_PARENT_KINDS, Role, UnitKind
 from .filtersets import UnitFilterSet
-from .forms import RoleGrantForm, UnitForm, UnitMoveForm, UserCreateForm, UserEditForm
+from .forms import (
+    RoleGrantForm,
+    UnitForm,
+    UnitImportForm,
+    UnitMoveForm,
+    UserCreateForm,
+    UserEditForm,
+)
 from .models import RoleAssignment, Unit
 from .permissions import Action, can, has_any_role, require
 
@@ -204,6 +212,61 @@ def unit_move(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             messages.success(request, _("“%(name)s” was moved.") % {"name": unit.name})
             return redirect(unit)
     return render(request, "practice/unit_move.html", {"form": form, "unit": unit})
+
+
+@login_required
+@require_GET
+def unit_export(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """The units below this one as an Excel workbook."""
+    unit = _staff_unit(request, pk, Action.VIEW)
+    return spreadsheets.download(unit, selectors.units_for_export(unit))
+
+
+@login_required
+@require_GET
+def unit_import_template(request: AuthenticatedRequest) -> HttpResponse:
+    return spreadsheets.template_download()
+
+
+@login_required
+def unit_import(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Create units under this one from an Excel workbook: all of them, or none."""
+    unit = _staff_unit(request, pk, Action.ADD_CHILD)
+    posted = request.method == "POST"
+    form = UnitImportForm(request.POST if posted else None, request.FILES if posted else None)
+    rejected: ValidationFailed | None = None
+    if posted and form.is_valid():
+        try:
+            nodes = services.unit_import_rows(
+                actor=request.user, parent=unit, rows=form.cleaned_data["file"]
+            )
+        except ValidationFailed as exc:
+            rejected = exc
+        else:
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)d unit was imported under “%(name)s”.",
+                    "%(count)d units were imported under “%(name)s”.",
+                    len(nodes),
+                )
+                % {"count": len(nodes), "name": unit.name},
+            )
+            return redirect(unit)
+    return render(
+        request,
+        "practice/unit_import.html",
+        {
+            "form": form,
+            "unit": unit,
+            "rejected": rejected,
+            "problems": rejected.detail.get("non_field_errors", []) if rejected else [],
+            "columns": spreadsheets.column_guide(),
+            "kinds": spreadsheets.kind_guide(),
+            "max_rows": spreadsheets.MAX_ROWS,
+            "max_megabytes": spreadsheets.MAX_FILE_BYTES // (1024 * 1024),
+        },
+    )
 
 
 @login_required

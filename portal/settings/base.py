@@ -153,6 +153,15 @@ STORAGES = {
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
+# Uploads. Form fields and JSON bodies stay under Django's 2.5 MB. The one upload today, a
+# unit spreadsheet, may be up to 5 MB (practice.spreadsheets.MAX_FILE_BYTES, checked by the
+# views: a form error on the page, 413 on the API); up to that size it is read from memory,
+# anything larger spools to a temporary file until the view refuses it. The proxy in front
+# should cap bodies a little above (nginx: client_max_body_size 6m).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = 10
+
 # Personal data at rest (phones now, ID numbers later) is encrypted with this key.
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 

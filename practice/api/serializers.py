@@ -4,13 +4,16 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .. import selectors
+from .. import selectors, spreadsheets
 from ..choices import Role, UnitKind
 from ..models import Category, RoleAssignment, Unit, User
+from ..tree import UnitRow
 
 __all__ = [
     "CategorySerializer",
     "RoleAssignmentSerializer",
+    "UnitImportResultSerializer",
+    "UnitImportSerializer",
     "UnitSerializer",
     "UnitStatsSerializer",
     "UserSerializer",
@@ -77,6 +80,27 @@ class UnitSerializer(serializers.ModelSerializer):
 
     def get_descendant_count(self, obj: Unit) -> int:
         return obj.descendant_total
+
+
+class UnitImportSerializer(serializers.Serializer):
+    # Validated, ``file`` holds the workbook's rows (``UnitRow``), not the upload.
+    file = serializers.FileField(
+        help_text=_(
+            "An Excel workbook (.xlsx) of at most 5 MB and 5,000 rows, laid out as the export."
+        )
+    )
+
+    def validate_file(self, upload: Any) -> list[UnitRow]:
+        # Problems with the file itself raise the portal's errors (400 invalid_file, 413).
+        return spreadsheets.read_upload(upload)
+
+
+class UnitImportResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField(help_text=_("Number of units created."))
+    units = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text=_("Ids of the units created directly under this one."),
+    )
 
 
 class CategorySerializer(serializers.ModelSerializer):

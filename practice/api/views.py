@@ -5,11 +5,20 @@ from typing import Any
 from django.contrib.auth import authenticate
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, permissions, viewsets
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -18,16 +27,18 @@ from rest_framework.views import APIView
 from portal.errors import ApplicationError
 from portal.http import ActorMixin
 
-from .. import selectors, services
+from .. import selectors, services, spreadsheets
 from ..filtersets import UnitFilterSet
 from ..models import Category, RoleAssignment, Unit, User
-from ..permissions import Action
+from ..permissions import Action, require
 from .serializers import (
     CategorySerializer,
     RoleAssignmentSerializer,
     StatsQuerySerializer,
     TokenRequestSerializer,
     TokenSerializer,
+    UnitImportResultSerializer,
+    UnitImportSerializer,
     UnitSerializer,
     UnitStatsSerializer,
     UserSerializer,
@@ -60,6 +71,10 @@ class TokenView(APIView):
             )
         token, _created = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
+
+
+# Multipart framing around an uploaded file: boundaries, part headers, the file's name.
+MULTIPART_SLACK = 64 * 1024
 
 
 class ReadPublicWriteAuthenticated(permissions.BasePermission):
@@ -144,6 +159,74 @@ class UnitViewSet(ActorMixin, viewsets.ModelViewSet):
             unit, date_from=query.validated_data.get("from"), date_to=query.validated_data.get("to")
         )
         return Response(data)
+
+    def perform_content_negotiation(
+        self, request: Request, force: bool = False
+    ) -> tuple[BaseRenderer, str]:
+        # The export answers a workbook whatever the client says it accepts (its errors
+        # are JSON); a strict Accept header must not turn a download into a 406.
+        return super().perform_content_negotiation(request, force=force or self.action == "export")
+
+    @extend_schema(
+        summary="Export the units below this one as an Excel workbook",
+        description=(
+            "The active units below this one, in tree order, one per row; the parent column "
+            "names each unit's parent (empty: this unit), so the file imports back under "
+            "another unit of the same kind."
+        ),
+        responses={
+            (200, spreadsheets.XLSX_CONTENT_TYPE): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The workbook (.xlsx)."
+            )
+        },
+    )
+    @action(detail=True, methods=["get"], permission_classes=[permissions.IsAuthenticated])
+    def export(self, request: Request, pk: str | None = None) -> HttpResponse:
+        unit = self.get_object()
+        return spreadsheets.download(unit, selectors.units_for_export(unit))
+
+    @extend_schema(
+        summary="Create units under this one from an Excel workbook (all or nothing)",
+        description=(
+            "Multipart upload, field `file`. One row per unit, laid out as the export; a row "
+            "whose parent is empty goes directly under this unit, any other under the unit of "
+            "that name in an earlier row. Any problem rejects the whole file."
+        ),
+        request={"multipart/form-data": UnitImportSerializer},
+        responses={
+            201: UnitImportResultSerializer,
+            400: OpenApiResponse(
+                description=(
+                    "`invalid_file`: not a readable .xlsx, an empty sheet, a required column "
+                    "missing, more than 5,000 rows (`detail.file`); `invalid_import`: the "
+                    "problems of the rows, each naming its row (`detail.non_field_errors`)."
+                )
+            ),
+            413: OpenApiResponse(description="`file_too_large`: the file is over 5 MB."),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="import",
+        url_name="import",
+        parser_classes=[MultiPartParser],
+        permission_classes=[permissions.IsAuthenticated],
+    )
+    def import_units(self, request: Request, pk: str | None = None) -> Response:
+        unit = self.get_object()
+        require(self.actor, Action.ADD_CHILD, unit)
+        # Refuse an oversized body from its declared length, before reading it.
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        if declared.isdigit():
+            spreadsheets.check_size(int(declared) - MULTIPART_SLACK)
+        upload = UnitImportSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        nodes = services.unit_import_rows(
+            actor=self.actor, parent=unit, rows=upload.validated_data["file"]
+        )
+        result = {"created": len(nodes), "units": [n.pk for n in nodes if n.parent_id == unit.pk]}
+        return Response(result, status=status.HTTP_201_CREATED)
 
 
 class CategoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

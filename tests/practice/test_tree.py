@@ -87,7 +87,7 @@ def test_insert_nodes_as_a_new_tree_keeps_roots_in_name_order(world: World, name
     with transaction.atomic():
         tree.lock_forest()
         nodes = tree.build_nodes(layout, tree_id=tree.new_tree_id(name))
-        tree.insert_nodes(nodes, parent=None)
+        tree.insert_nodes(nodes)
     root = Unit.objects.get(name=name)
     assert root.is_root_node()
     assert root.get_descendant_count() == 6
@@ -113,17 +113,13 @@ def test_insert_nodes_as_a_new_tree_keeps_roots_in_name_order(world: World, name
         ("镇所", ["一镇所", "二镇所", "镇所"]),  # after every sibling
     ],
 )
-def test_insert_nodes_under_a_parent_keeps_siblings_in_name_order(
+def test_insert_children_keeps_siblings_in_name_order(
     world: World, name: str, expected_order: list[str]
 ):
     assert name not in children_names(world.centre)
     with transaction.atomic():
         parent = tree.locked_units(world.centre.pk)[world.centre.pk]
-        cursor = tree.insertion_point(parent, name)
-        nodes = tree.build_nodes(
-            town_spec(name), tree_id=parent.tree_id, cursor=cursor, level=parent.level + 1
-        )
-        tree.insert_nodes(nodes, parent=parent)
+        tree.insert_children(parent, [town_spec(name)])
     world.refresh()
     assert children_names(world.centre) == expected_order
     assert tree.tree_problems(world.centre.tree_id) == []
@@ -135,6 +131,27 @@ def test_insert_nodes_under_a_parent_keeps_siblings_in_name_order(
     assert children_names(new_town) == [f"{name}0站", f"{name}1站"]
     # The other county is untouched.
     assert tree.tree_problems(world.other_centre.tree_id) == []
+
+
+def test_insert_children_places_several_subtrees_in_one_pass(
+    world: World, django_assert_num_queries: Any
+):
+    # Existing: 一镇所, 二镇所. New ones go before both, between them (two), and after both.
+    new = ["A镇所", "三镇所", "七镇所", "镇所"]
+    with transaction.atomic():
+        parent = tree.locked_units(world.centre.pk)[world.centre.pk]
+        # The existing children; one shifting UPDATE per gap (3); one INSERT per level (2).
+        with django_assert_num_queries(1 + 3 + 2):
+            nodes = tree.insert_children(parent, [town_spec(name) for name in new])
+    assert [n.name for n in nodes if n.level == 1] == ["A镇所", "七镇所", "三镇所", "镇所"]
+    world.refresh()
+    assert children_names(world.centre) == ["A镇所", "一镇所", "七镇所", "三镇所", "二镇所", "镇所"]
+    assert parent.rght == world.centre.rght
+    assert tree.tree_problems(world.centre.tree_id) == []
+    assert world.centre.get_descendant_count() == 6 + 4 * 3
+    for name in new:
+        assert children_names(Unit.objects.get(name=name)) == [f"{name}0站", f"{name}1站"]
+    assert [u.name for u in world.town.get_children()] == ["一村站", "二村站"]
 
 
 # --- tree_problems -----------------------------------------------------------------------
