@@ -332,8 +332,17 @@ def _header_names() -> dict[str, str]:
     return names
 
 
+# How offices write the kinds in full (the labels are the short forms).
+FULL_KIND_NAMES = {
+    "新时代文明实践中心": UnitKind.CENTRE,
+    "新时代文明实践所": UnitKind.INSTITUTE,
+    "新时代文明实践站": UnitKind.STATION,
+    "新时代文明实践点": UnitKind.POINT,
+}
+
+
 def _kind_names() -> dict[str, str]:
-    names: dict[str, str] = {}
+    names: dict[str, str] = {_normal(text): kind for text, kind in FULL_KIND_NAMES.items()}
     for kind, label in UnitKind.choices:
         names[_normal(kind)] = kind
         for text in _in_each_language(label):

@@ -22,6 +22,9 @@ from practice.choices import Role, UnitKind
 from practice.models import Unit, User
 from tests.factories import RoleFactory, UnitFactory, UserFactory
 
+# Shared with every test module that renders translated text.
+from tests.test_translations import compiled_catalogs  # noqa: F401 - a fixture
+
 
 @dataclass
 class World:

@@ -25,7 +25,6 @@ from practice.models import AuditEntry, Unit, User
 from practice.permissions import Action
 from practice.tree import NodeSpec
 from tests.conftest import World
-from tests.test_translations import compiled_catalogs  # noqa: F401 - a fixture, used below
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("compiled_catalogs")]
 
@@ -392,6 +391,17 @@ def test_import_reads_sheets_as_county_offices_write_them(world: World, api: Api
     )
     assert Unit.objects.get(name="四村点").parent == four
     assert Unit.objects.get(name="五村站").kind == UnitKind.STATION
+
+
+def test_import_accepts_kinds_written_in_full(world: World, api: Api) -> None:
+    content = xlsx(
+        (None, "六村站", "新时代文明实践站", *[None] * 7),
+        ("六村站", "六村点", "新时代文明实践点", *[None] * 7),
+    )
+    response = post_api(api(world.town_manager), world.town, content)
+    assert response.status_code == 201, response.content
+    assert Unit.objects.get(name="六村站").kind == UnitKind.STATION
+    assert Unit.objects.get(name="六村点").kind == UnitKind.POINT
 
 
 # --- import: refusals --------------------------------------------------------------------
