@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from mptt.admin import MPTTModelAdmin
 
 from . import services
-from .models import AuditEntry, Category, RoleAssignment, Unit, User
+from .models import UNIT_EDITABLE_FIELDS, AuditEntry, Category, RoleAssignment, Unit, User
 
 
 def _actor(request: HttpRequest) -> User:
@@ -24,9 +24,7 @@ class UnitAdmin(MPTTModelAdmin):
     mptt_level_indent = 20
 
     def save_model(self, request: HttpRequest, obj: Unit, form: Any, change: bool) -> None:
-        data = {
-            f: form.cleaned_data[f] for f in services.UNIT_EDITABLE_FIELDS if f in form.cleaned_data
-        }
+        data = {f: form.cleaned_data[f] for f in UNIT_EDITABLE_FIELDS if f in form.cleaned_data}
         if not change:
             saved = services.unit_create(actor=_actor(request), parent=obj.parent, **data)
             obj.pk = saved.pk

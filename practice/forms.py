@@ -8,8 +8,7 @@ from portal.errors import ApplicationError
 
 from . import spreadsheets
 from .choices import ALLOWED_PARENT_KINDS, Role, UnitKind
-from .models import Unit, User
-from .services import UNIT_EDITABLE_FIELDS
+from .models import UNIT_EDITABLE_FIELDS, Unit, User
 from .tree import UnitRow
 
 __all__ = [

@@ -26,7 +26,20 @@ from .choices import ALLOWED_PARENT_KINDS, AuditAction, Role, UnitKind
 if TYPE_CHECKING:
     from .permissions import Action
 
-__all__ = ["AuditEntry", "Category", "RoleAssignment", "Unit", "User"]
+__all__ = ["UNIT_EDITABLE_FIELDS", "AuditEntry", "Category", "RoleAssignment", "Unit", "User"]
+
+# What a person edits about a unit: the forms, the services, the spreadsheets.
+UNIT_EDITABLE_FIELDS = (
+    "name",
+    "kind",
+    "division_code",
+    "address",
+    "contact_name",
+    "contact_phone",
+    "opening_hours",
+    "latitude",
+    "longitude",
+)
 
 
 class User(AbstractUser):

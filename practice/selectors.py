@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce
 from mptt.utils import get_cached_trees
 
 from .choices import Role, UnitKind
-from .models import AuditEntry, Category, RoleAssignment, Unit, User
+from .models import UNIT_EDITABLE_FIELDS, AuditEntry, Category, RoleAssignment, Unit, User
 from .permissions import Action, has_any_role, scope_q
 
 __all__ = [
@@ -153,19 +153,7 @@ def unit_subtree(user: Any, *, top: Unit | None, depth: int) -> list[Unit]:
 
 
 # What a spreadsheet row of a unit needs (see practice.spreadsheets.COLUMNS).
-EXPORT_FIELDS = (
-    "pk",
-    "parent_id",
-    "name",
-    "kind",
-    "division_code",
-    "address",
-    "contact_name",
-    "contact_phone",
-    "opening_hours",
-    "latitude",
-    "longitude",
-)
+EXPORT_FIELDS = ("pk", "parent_id", *UNIT_EDITABLE_FIELDS)
 
 
 def units_for_export(unit: Unit) -> list[dict[str, Any]]:

@@ -21,7 +21,14 @@ from portal.validators import normalize_mobile, validate_mobile
 
 from . import tree
 from .choices import ALLOWED_PARENT_KINDS, AuditAction, Role, UnitKind
-from .models import AuditEntry, RoleAssignment, Unit, User, parent_rule_message
+from .models import (
+    UNIT_EDITABLE_FIELDS,
+    AuditEntry,
+    RoleAssignment,
+    Unit,
+    User,
+    parent_rule_message,
+)
 from .permissions import Action, can, forget_grants, has_any_role, require, scope_q
 from .selectors import users_in_scope
 
@@ -38,18 +45,6 @@ __all__ = [
     "user_create",
     "user_update",
 ]
-
-UNIT_EDITABLE_FIELDS = (
-    "name",
-    "kind",
-    "division_code",
-    "address",
-    "contact_name",
-    "contact_phone",
-    "opening_hours",
-    "latitude",
-    "longitude",
-)
 
 
 def _audit(
