@@ -31,6 +31,7 @@ from .forms import (
 )
 from .models import RoleAssignment, Unit
 from .permissions import Action, can, has_any_role, require
+from .qr import qr_svg
 
 
 def _tree_depth(top: Unit | None, roots: int) -> int:
@@ -135,6 +136,26 @@ def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
             },
             "audit": selectors.audit_for_unit(unit) if staff else [],
         },
+    )
+
+
+def unit_qr(request: HttpRequest, pk: int) -> HttpResponse:
+    """An SVG QR code of the unit's public page, to print on the station's door."""
+    unit = get_object_or_404(selectors.units_visible(request.user).only("pk"), pk=pk)
+    response = HttpResponse(
+        qr_svg(request.build_absolute_uri(unit.get_absolute_url())), content_type="image/svg+xml"
+    )
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def unit_poster(request: HttpRequest, pk: int) -> HttpResponse:
+    """A printable A4 sheet: the unit's name, QR code, address, telephone and hours."""
+    unit = get_object_or_404(selectors.units_visible(request.user), pk=pk)
+    return render(
+        request,
+        "practice/unit_poster.html",
+        {"unit": unit, "url": request.build_absolute_uri(unit.get_absolute_url())},
     )
 
 

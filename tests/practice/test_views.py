@@ -424,3 +424,57 @@ def test_dashboard_shows_recent_changes_in_scope_only(
     with django_assert_max_num_queries(6):
         response = client.get("/dashboard/")
     assert [e.unit for e in response.context["audit"]] == [world.station]
+
+
+def test_unit_qr_code_points_at_the_public_page(world: World, client: Any) -> None:
+    from practice.qr import qr_svg
+
+    response = client.get(f"/units/{world.station.pk}/qr.svg")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/svg+xml"
+    assert response.content == qr_svg(f"http://testserver/units/{world.station.pk}/")
+    assert response.content != qr_svg(f"http://testserver/units/{world.station2.pk}/")
+    services.unit_set_active(actor=world.coordinator, unit=world.point, active=False)
+    assert client.get(f"/units/{world.point.pk}/qr.svg").status_code == 404
+
+
+def test_unit_poster_is_printable(world: World, client: Any) -> None:
+    services.unit_update(
+        actor=world.coordinator,
+        unit=world.station,
+        data={"address": "一村 8 号", "contact_phone": "0596-7001234"},
+    )
+    response = client.get(f"/units/{world.station.pk}/poster/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "一村站" in html and "一村 8 号" in html and "0596-7001234" in html
+    assert f'src="/units/{world.station.pk}/qr.svg"' in html
+    assert (
+        f'href="/units/{world.station.pk}/poster/"'
+        in client.get(f"/units/{world.station.pk}/").content.decode()
+    )
+
+
+def test_staff_change_their_own_password(world: World, client: Any) -> None:
+    from tests.factories import PASSWORD
+
+    client.force_login(world.station_manager)
+    weak = client.post(
+        "/accounts/password/",
+        {"old_password": PASSWORD, "new_password1": "123", "new_password2": "123"},
+    )
+    assert weak.status_code == 200 and weak.context["form"].errors
+    response = client.post(
+        "/accounts/password/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": "station-2027-new",
+            "new_password2": "station-2027-new",
+        },
+    )
+    assert response.status_code == 302
+    assert client.get("/dashboard/").status_code == 200  # still logged in
+    world.station_manager.refresh_from_db()
+    assert world.station_manager.check_password("station-2027-new")
+    client.logout()
+    assert client.get("/accounts/password/").status_code == 302
