@@ -63,15 +63,9 @@ UNIT_FIELDS = {
 
 
 @pytest.fixture
-def api(api: Api) -> Api:
-    """The shared ``api`` fixture, asking for English messages (the default is Chinese)."""
-
-    def make(user: User | None = None) -> APIClient:
-        client = api(user)
-        client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
-        return client
-
-    return make
+def api(api_en: Api) -> Api:
+    """This module reads API messages in English (see ``tests/practice/conftest.py``)."""
+    return api_en
 
 
 @pytest.fixture(autouse=True)

@@ -103,15 +103,9 @@ def api_export_url(unit: Unit) -> str:
 
 
 @pytest.fixture
-def api(api: Api) -> Api:
-    """The shared ``api`` fixture, asking for English messages."""
-
-    def make(user: User | None = None) -> APIClient:
-        client = api(user)
-        client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
-        return client
-
-    return make
+def api(api_en: Api) -> Api:
+    """This module reads API messages in English (see ``tests/practice/conftest.py``)."""
+    return api_en
 
 
 def post_api(client: APIClient, unit: Unit, content: bytes, name: str = "units.xlsx") -> Any:
