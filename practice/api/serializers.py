@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from .. import selectors, spreadsheets
 from ..choices import Role, UnitKind
-from ..models import Category, RoleAssignment, Unit, User
+from ..models import UNIT_EDITABLE_FIELDS, Category, RoleAssignment, Unit, User
 from ..tree import UnitRow
 
 __all__ = [
@@ -41,17 +41,9 @@ class UnitSerializer(serializers.ModelSerializer):
         model = Unit
         fields = [
             "id",
-            "name",
-            "kind",
+            *UNIT_EDITABLE_FIELDS,
             "parent",
             "parent_name",
-            "division_code",
-            "address",
-            "contact_name",
-            "contact_phone",
-            "opening_hours",
-            "latitude",
-            "longitude",
             "is_active",
             "level",
             "path",
