@@ -4,8 +4,9 @@ QR codes and never change (API.md, "Stable page addresses")."""
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+import portal.converters  # noqa: F401 - registers the "id" path converter first
 from portal.views import PasswordChangeView
 
 urlpatterns = [
@@ -21,5 +22,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(("practice.api.urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script from ?script, not inline (CSP).
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+# Under /api/ the contract's JSON error body, elsewhere the error pages (templates/4xx, 500).
+handler400 = "portal.api.handlers.bad_request"
+handler403 = "portal.api.handlers.permission_denied"
+handler404 = "portal.api.handlers.page_not_found"
+handler500 = "portal.api.handlers.server_error"

@@ -5,6 +5,8 @@ from typing import Any, cast
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from mptt.admin import MPTTModelAdmin
 
@@ -18,10 +20,19 @@ def _actor(request: HttpRequest) -> User:
 
 @admin.register(Unit)
 class UnitAdmin(MPTTModelAdmin):
-    list_display = ["name", "kind", "division_code", "contact_name", "is_active"]
+    list_display = ["tree_name", "kind", "division_code", "contact_name", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "division_code", "address"]
-    mptt_level_indent = 20
+    # Django's own change list, in tree order: MPTT's would indent the names with style=""
+    # attributes, which the Content-Security-Policy refuses. A class indents them instead.
+    change_list_template = None
+
+    class Media:
+        css = {"all": ["portal/admin.css"]}
+
+    @admin.display(description=_("name"))
+    def tree_name(self, unit: Unit) -> SafeString:
+        return format_html('<span class="tree-level-{}">{}</span>', min(unit.level, 9), unit.name)
 
     def save_model(self, request: HttpRequest, obj: Unit, form: Any, change: bool) -> None:
         data = {f: form.cleaned_data[f] for f in UNIT_EDITABLE_FIELDS if f in form.cleaned_data}

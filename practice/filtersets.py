@@ -1,21 +1,27 @@
 """One filterset for the unit list: the API list and the tree page's search use it alike."""
 
+import datetime as dt
 from typing import Any
 
 import django_filters
+from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .choices import UnitKind
-from .models import Unit
+from portal.filters import IdFilter
 
-__all__ = ["UnitFilterSet"]
+from .choices import AuditAction, Role, UnitKind
+from .models import AuditEntry, RoleAssignment, Unit
+
+__all__ = ["AuditFilterSet", "RoleFilterSet", "UnitFilterSet"]
 
 
 class UnitFilterSet(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(label=_("kind"), choices=UnitKind.choices)
-    parent = django_filters.NumberFilter(label=_("parent unit"), field_name="parent_id")
-    within = django_filters.NumberFilter(
+    parent = IdFilter(label=_("parent unit"), field_name="parent_id")
+    within = IdFilter(
         label=_("within"), method="filter_within", help_text=_("A unit and all its sub-units.")
     )
     q = django_filters.CharFilter(label=_("name contains"), method="filter_q")
@@ -34,3 +40,85 @@ class UnitFilterSet(django_filters.FilterSet):
     def filter_q(self, queryset: QuerySet[Unit], name: str, value: str) -> QuerySet[Unit]:
         value = value.strip()
         return queryset.filter(name__icontains=value) if value else queryset
+
+
+class RoleFilterSet(django_filters.FilterSet):
+    """Filters of ``GET /roles/``. ``user`` and ``unit`` are plain ids filtering the caller's
+    visible grants: an id outside them gives an empty list, as an unknown id does (a
+    model-choice filter would answer 400 for unknown ids only, and so enumerate accounts)."""
+
+    user = IdFilter(label=_("account"), field_name="user_id")
+    unit = IdFilter(label=_("unit"), field_name="unit_id")
+    role = django_filters.ChoiceFilter(label=_("role"), choices=Role.choices)
+
+    class Meta:
+        model = RoleAssignment
+        fields = ["user", "unit", "role"]
+
+
+# Dates outside these bounds cannot be turned into moments of the portal's time zone.
+_DATE_BOUNDS = [MinValueValidator(dt.date(1900, 1, 1)), MaxValueValidator(dt.date(9998, 12, 31))]
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    """Midnight at the start of ``day`` in the portal's time zone."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+class AuditFilterForm(forms.Form):
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since, until = data.get("from"), data.get("to")
+        if since and until and since > until:
+            self.add_error("to", _("“to” must not be before “from”."))
+        return data
+
+
+class AuditFilterSet(django_filters.FilterSet):
+    """Filters of the audit trail: the pages ``/audit/``, ``/units/<id>/audit/``, their Excel
+    export and ``GET /api/v1/audit/``. The queryset given is already the caller's scope
+    (``selectors.audit_entries``), so an id outside it simply matches nothing — the same
+    answer as an unknown id. ``from`` and ``to`` are whole days, both included."""
+
+    action = django_filters.ChoiceFilter(label=_("action"), choices=AuditAction.choices)
+    actor = IdFilter(label=_("actor"), field_name="actor_id")
+    unit = IdFilter(
+        label=_("unit"), method="filter_within", help_text=_("A unit and all its sub-units.")
+    )
+    date_from = django_filters.DateFilter(
+        label=_("from"), method="filter_from", validators=_DATE_BOUNDS
+    )
+    date_to = django_filters.DateFilter(label=_("to"), method="filter_to", validators=_DATE_BOUNDS)
+
+    class Meta:
+        model = AuditEntry
+        fields: list[str] = []
+        form = AuditFilterForm
+
+    @classmethod
+    def get_filters(cls) -> dict[str, Any]:
+        filters = super().get_filters()
+        # The contract's names (as for the statistics); ``from`` is a Python keyword.
+        filters["from"] = filters.pop("date_from")
+        filters["to"] = filters.pop("date_to")
+        return filters
+
+    def filter_within(
+        self, queryset: QuerySet[AuditEntry], name: str, value: int
+    ) -> QuerySet[AuditEntry]:
+        top = Unit.objects.filter(pk=value).only("tree_id", "lft", "rght").first()
+        if top is None:
+            return queryset.none()
+        return queryset.filter(
+            unit__tree_id=top.tree_id, unit__lft__gte=top.lft, unit__lft__lte=top.rght
+        )
+
+    def filter_from(
+        self, queryset: QuerySet[AuditEntry], name: str, value: dt.date
+    ) -> QuerySet[AuditEntry]:
+        return queryset.filter(at__gte=_day_start(value))
+
+    def filter_to(
+        self, queryset: QuerySet[AuditEntry], name: str, value: dt.date
+    ) -> QuerySet[AuditEntry]:
+        return queryset.filter(at__lt=_day_start(value + dt.timedelta(days=1)))

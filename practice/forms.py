@@ -5,6 +5,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from portal.errors import ApplicationError
+from portal.fields import PlainTextFormField
+from portal.validators import NAME
 
 from . import spreadsheets
 from .choices import ALLOWED_PARENT_KINDS, Role, UnitKind
@@ -70,7 +72,8 @@ class UnitMoveForm(forms.Form):
 
 
 class UnitImportForm(forms.Form):
-    """An uploaded workbook; ``cleaned_data["file"]`` holds its rows (``UnitRow``)."""
+    """An uploaded workbook; ``cleaned_data["file"]`` holds its rows (``UnitRow``) and
+    ``filename`` the name it was uploaded under."""
 
     file = forms.FileField(
         label=_("Excel workbook (.xlsx)"),
@@ -84,9 +87,13 @@ class UnitImportForm(forms.Form):
             "megabytes": spreadsheets.MAX_FILE_BYTES // (1024 * 1024),
         }
 
+    filename = ""
+
     def clean_file(self) -> list[UnitRow]:
+        upload = self.cleaned_data["file"]
+        self.filename = upload.name or ""
         try:
-            return spreadsheets.read_upload(self.cleaned_data["file"])
+            return spreadsheets.read_upload(upload)
         except ApplicationError as exc:
             raise forms.ValidationError(str(exc.message), code=exc.code) from exc
 
@@ -103,7 +110,7 @@ class RoleGrantForm(forms.Form):
 
 class UserCreateForm(forms.Form):
     username = forms.CharField(label=_("username"), max_length=150)
-    name = forms.CharField(label=_("full name"), max_length=30)
+    name = PlainTextFormField(label=_("full name"), max_length=30, rules=NAME)
     phone = forms.CharField(label=_("mobile phone"), max_length=20, required=False)
     password = forms.CharField(label=_("initial password"), widget=forms.PasswordInput)
     unit = UnitChoiceField(label=_("unit"), queryset=Unit.objects.none(), required=False)
@@ -116,7 +123,7 @@ class UserCreateForm(forms.Form):
 
 
 class UserEditForm(forms.Form):
-    name = forms.CharField(label=_("full name"), max_length=30)
+    name = PlainTextFormField(label=_("full name"), max_length=30, rules=NAME)
     phone = forms.CharField(label=_("mobile phone"), max_length=20, required=False)
     is_active = forms.BooleanField(label=_("account enabled"), required=False)
     password = forms.CharField(

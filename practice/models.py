@@ -18,7 +18,7 @@ from mptt.managers import TreeManager
 from mptt.models import MPTTModel, TreeForeignKey
 from mptt.querysets import TreeQuerySet
 
-from portal.fields import EncryptedCharField
+from portal.fields import EncryptedCharField, PlainCharField
 from portal.validators import mask_phone, validate_division_code, validate_landline_or_mobile
 
 from .choices import ALLOWED_PARENT_KINDS, AuditAction, Role, UnitKind
@@ -47,7 +47,7 @@ class User(AbstractUser):
 
     first_name = None  # type: ignore[assignment]
     last_name = None  # type: ignore[assignment]
-    name = models.CharField(_("full name"), max_length=30, blank=True)
+    name = PlainCharField(_("full name"), max_length=30, blank=True, strict=True)
     phone = EncryptedCharField(_("mobile phone"), blank=True, default="")
     created_by = models.ForeignKey(
         "self",
@@ -103,7 +103,7 @@ UnitManager = TreeManager.from_queryset(UnitQuerySet)
 class Unit(MPTTModel):
     """A node of the network: region, centre (county), institute (town), station, point."""
 
-    name = models.CharField(_("name"), max_length=100)
+    name = PlainCharField(_("name"), max_length=100, strict=True)
     kind = models.CharField(_("kind"), max_length=16, choices=UnitKind.choices)
     parent = TreeForeignKey(
         "self",
@@ -113,19 +113,26 @@ class Unit(MPTTModel):
         on_delete=models.PROTECT,
         related_name="children",
     )
-    division_code = models.CharField(
+    division_code = PlainCharField(
         _("division code"),
         max_length=12,
         blank=True,
+        strict=True,
+        normalization="NFKC",
         validators=[validate_division_code],
         help_text=_("Administrative division code (行政区划代码): 6, 9 or 12 digits."),
     )
-    address = models.CharField(_("address"), max_length=200, blank=True)
-    contact_name = models.CharField(_("contact person"), max_length=30, blank=True)
-    contact_phone = models.CharField(
-        _("contact phone"), max_length=20, blank=True, validators=[validate_landline_or_mobile]
+    address = PlainCharField(_("address"), max_length=200, blank=True)
+    contact_name = PlainCharField(_("contact person"), max_length=30, blank=True, strict=True)
+    contact_phone = PlainCharField(
+        _("contact phone"),
+        max_length=20,
+        blank=True,
+        strict=True,
+        normalization="NFKC",
+        validators=[validate_landline_or_mobile],
     )
-    opening_hours = models.CharField(_("opening hours"), max_length=100, blank=True)
+    opening_hours = PlainCharField(_("opening hours"), max_length=100, blank=True)
     latitude = models.DecimalField(
         _("latitude"),
         max_digits=9,
@@ -290,8 +297,8 @@ class Category(models.Model):
     """A service platform (平台): theory, publicity, education, culture, science, sports…"""
 
     code = models.SlugField(_("code"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=50)
-    name_en = models.CharField(_("English name"), max_length=80, blank=True)
+    name = PlainCharField(_("name"), max_length=50, strict=True)
+    name_en = PlainCharField(_("English name"), max_length=80, blank=True, strict=True)
     sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
 

@@ -22,15 +22,22 @@ from portal.errors import NotFound, PermissionDenied
 from .choices import Role
 
 if TYPE_CHECKING:
-    from .models import Unit, User
+    from django.db.models import QuerySet
+
+    from .models import RoleAssignment, Unit, User
 
 __all__ = [
     "Action",
     "Grant",
     "can",
+    "dominated_roles_q",
+    "dominates",
     "grants_of",
     "has_any_role",
+    "manageable_accounts",
+    "may_manage_account",
     "require",
+    "require_manages_account",
     "scope_q",
     "unit_scope_q",
 ]
@@ -152,3 +159,86 @@ def require(user: User | Any, action: Action, unit: Unit | None) -> None:
     if unit is not None and not can(user, Action.VIEW, unit):
         raise NotFound()
     raise PermissionDenied(_("Your role does not allow this here."))
+
+
+# --- accounts ------------------------------------------------------------------------------
+#
+# Who may act on whose account (reset a password, change a phone, disable it, revoke one of
+# its roles, grant it a new one). Scope covers people as it covers units, with one more
+# rule: nobody acts on an equal. A coordinator *dominates* a role granted on a unit
+# strictly below one of their coordinator grants — never one on their own anchor unit,
+# whatever its kind — so two coordinators on the same unit cannot act on each other (nor
+# on a manager of that unit): that needs someone strictly above. An account is
+# *manageable* by a coordinator when every role it holds is dominated by them — one role
+# elsewhere (another county, or at or above their anchor) puts it out of their reach — or,
+# for an account holding no role yet, when they created it or dominate every role of the
+# coordinator who did. Superuser accounts are managed by superusers only. Grants go only to
+# manageable accounts, so a grant can never be the way into somebody else's account.
+
+
+def dominated_roles_q(actor: User | Any) -> Q:
+    """A ``Q`` on ``RoleAssignment``: the grants ``actor`` dominates (see above)."""
+    if _is_superuser(actor):
+        return Q(pk__isnull=False)
+    q = Q(pk__in=[])
+    for g in _grants_for(actor, Action.MANAGE_USERS):
+        q |= Q(unit__tree_id=g.tree_id, unit__lft__gt=g.lft, unit__lft__lt=g.rght)
+    return q
+
+
+def dominates(actor: User | Any, assignment: RoleAssignment) -> bool:
+    """Does ``actor`` stand above ``assignment`` (may revoke it)? No query."""
+    if _is_superuser(actor):
+        return True
+    return any(
+        g.covers(assignment.unit, strict=True) for g in _grants_for(actor, Action.MANAGE_USERS)
+    )
+
+
+def manageable_accounts(actor: User | Any) -> QuerySet[User]:
+    """The accounts ``actor`` may manage (see above), as one query."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Exists, OuterRef
+
+    from .models import RoleAssignment
+
+    users = get_user_model()._default_manager.all()
+    if _is_superuser(actor):
+        return users
+    if not _grants_for(actor, Action.MANAGE_USERS):
+        return users.none()
+    dominated = dominated_roles_q(actor)
+    # Holders of any role the actor does not dominate are out of reach altogether.
+    out_of_reach = RoleAssignment.objects.exclude(dominated).values("user_id")
+    holds_dominated = RoleAssignment.objects.filter(dominated).values("user_id")
+    has_roles = Exists(RoleAssignment.objects.filter(user=OuterRef("pk")))
+    # Coordinators below the actor whose role-less creations the actor may take in hand.
+    creators = users.filter(pk__in=holds_dominated).exclude(pk__in=out_of_reach)
+    return (
+        users.filter(is_superuser=False)
+        .exclude(pk=actor.pk)
+        .exclude(pk__in=out_of_reach)
+        .filter(
+            Q(pk__in=holds_dominated)
+            | (~has_roles & (Q(created_by=actor) | Q(created_by__in=creators)))
+        )
+    )
+
+
+def may_manage_account(actor: User | Any, account: User) -> bool:
+    """One query; ``False`` for oneself (one's own account has its own pages)."""
+    if actor is None or not actor.is_authenticated or account.pk == actor.pk:
+        return False
+    return manageable_accounts(actor).filter(pk=account.pk).exists()
+
+
+def require_manages_account(actor: User | Any, account: User) -> None:
+    """Raise 403 unless ``actor`` manages ``account`` (the caller has already made sure the
+    account is visible to them: an invisible one is a 404 before this)."""
+    if not may_manage_account(actor, account):
+        raise PermissionDenied(
+            _(
+                "This account holds a role at or above your own, or outside your area; "
+                "ask a coordinator above you."
+            )
+        )

@@ -4,24 +4,46 @@ fixed number of queries, whatever the size of the tree."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Count,
+    Exists,
+    ExpressionWrapper,
+    FloatField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce
 from mptt.utils import get_cached_trees
 
 from .choices import Role, UnitKind
 from .models import UNIT_EDITABLE_FIELDS, AuditEntry, Category, RoleAssignment, Unit, User
-from .permissions import Action, has_any_role, scope_q
+from .permissions import Action, can, has_any_role, manageable_accounts, scope_q
 
 __all__ = [
+    "account_rows",
+    "active_below",
+    "audit_actors",
+    "audit_entries",
     "audit_for_unit",
     "audit_in_scope",
+    "audit_unit_choices",
     "categories",
     "children_with_counts",
+    "closed_unit_context",
+    "count_below",
+    "mark_inactive_below",
     "network_counts",
+    "open_places_near",
     "role_assignments_for",
     "root_count",
     "roots_with_counts",
@@ -52,21 +74,44 @@ def network_counts(*, within: Unit | None = None) -> dict[str, int]:
     return {kind: counts.get(kind, 0) for kind in UnitKind.values}
 
 
-def _station_count() -> Coalesce:
-    stations = (
-        Unit.objects.filter(
-            tree_id=OuterRef("tree_id"),
-            lft__gt=OuterRef("lft"),
-            lft__lt=OuterRef("rght"),
-            kind=UnitKind.STATION,
-            is_active=True,
-        )
-        .order_by()
-        .values("tree_id")
-        .annotate(n=Count("pk"))
-        .values("n")
+def active_below(*, kind: str | None = None, prefix: str = "") -> Coalesce:
+    """An annotation: the number of active units strictly below each row (of ``kind``).
+
+    A correlated subquery over the row's lft/rght range, so a list of units gets its
+    public figures in the statement that reads it. ``prefix`` reaches the unit from
+    another model (``"unit__"``). Public figures count active units only: the public
+    never sees an inactive one.
+    """
+    below = Unit.objects.filter(
+        tree_id=OuterRef(f"{prefix}tree_id"),
+        lft__gt=OuterRef(f"{prefix}lft"),
+        lft__lt=OuterRef(f"{prefix}rght"),
+        is_active=True,
     )
-    return Coalesce(Subquery(stations), 0)
+    if kind is not None:
+        below = below.filter(kind=kind)
+    counted = below.order_by().values("tree_id").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted), 0)
+
+
+def _station_count() -> Coalesce:
+    return active_below(kind=UnitKind.STATION)
+
+
+def count_below(unit: Unit) -> dict[str, int]:
+    """``{"active": n, "inactive": m}``: the units below ``unit`` (one query)."""
+    return Unit.objects.within(unit, include_self=False).aggregate(
+        active=Count("pk", filter=Q(is_active=True)),
+        inactive=Count("pk", filter=Q(is_active=False)),
+    )
+
+
+def mark_inactive_below(user: Any, units: Iterable[Unit]) -> None:
+    """Set ``inactive_below`` on units annotated with ``active_below``: the number of
+    inactive units below, for the units in the user's staff view, else 0 (no query)."""
+    for unit in units:
+        hidden = unit.descendant_total - unit.active_below
+        unit.inactive_below = hidden if hidden and can(user, Action.VIEW, unit) else 0
 
 
 def root_count() -> int:
@@ -103,12 +148,12 @@ def _chains(parent_ids: set[int]) -> dict[int, Unit]:
     table = connection.ops.quote_name(Unit._meta.db_table)
     marks = ", ".join(["%s"] * len(parent_ids))
     sql = (
-        "WITH RECURSIVE chain(id, parent_id, name, kind, level) AS ("  # noqa: S608 - table name from the model, values bound
-        f" SELECT id, parent_id, name, kind, level FROM {table} WHERE id IN ({marks})"
+        "WITH RECURSIVE chain(id, parent_id, name, kind, level, is_active) AS ("  # noqa: S608 - table name from the model, values bound
+        f" SELECT id, parent_id, name, kind, level, is_active FROM {table} WHERE id IN ({marks})"
         " UNION"
-        f" SELECT u.id, u.parent_id, u.name, u.kind, u.level FROM {table} u"
+        f" SELECT u.id, u.parent_id, u.name, u.kind, u.level, u.is_active FROM {table} u"
         " JOIN chain c ON u.id = c.parent_id"
-        ") SELECT id, parent_id, name, kind, level FROM chain"
+        ") SELECT id, parent_id, name, kind, level, is_active FROM chain"
     )
     return {u.pk: u for u in Unit.objects.raw(sql, list(parent_ids))}
 
@@ -135,12 +180,78 @@ def unit_paths(units: list[Unit]) -> dict[int, list[str]]:
     return {u.pk: [a.name for a in _walk_up(u, chain)] + [u.name] for u in units}
 
 
+# Where residents go: the kinds of unit a closed unit's page sends them to.
+PLACE_KINDS = (UnitKind.STATION, UnitKind.POINT)
+EARTH_RADIUS_KM = 6371.0
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle (haversine) distance in kilometres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def open_places_near(unit: Unit, *, parent: Unit | None, limit: int = 3) -> list[Unit]:
+    """Active stations and points to send the residents of a closed ``unit`` to.
+
+    When ``unit`` has coordinates: the ``limit`` nearest located ones of its tree, each
+    with ``distance_km``. The database orders them by an equirectangular approximation
+    (exact enough within a county, and no trigonometry in SQL), so it returns ``limit``
+    rows whatever the size of the tree. Otherwise, or when none is located: the active
+    sub-units of ``parent`` (the closed unit's nearest active ancestor) in name order, at
+    most ``3 * limit``, with ``distance_km`` None. One query, two at most.
+    """
+    if unit.latitude is not None and unit.longitude is not None:
+        lat, lon = float(unit.latitude), float(unit.longitude)
+        # Degrees of longitude shrink with the cosine of the latitude.
+        dlat = Cast("latitude", FloatField()) - Value(lat)
+        shrink = math.cos(math.radians(lat))
+        dlon = (Cast("longitude", FloatField()) - Value(lon)) * Value(shrink)
+        located = list(
+            Unit.objects.filter(
+                tree_id=unit.tree_id,
+                kind__in=PLACE_KINDS,
+                is_active=True,
+                latitude__isnull=False,
+                longitude__isnull=False,
+            )
+            .annotate(
+                nearness=ExpressionWrapper(dlat * dlat + dlon * dlon, output_field=FloatField())
+            )
+            .order_by("nearness", "lft")[:limit]
+        )
+        for place in located:
+            there = (float(place.latitude or 0), float(place.longitude or 0))
+            place.distance_km = distance_km(lat, lon, *there)
+        if located:
+            return located
+    if parent is None:
+        return []
+    siblings = list(Unit.objects.filter(parent=parent, is_active=True).order_by("lft")[: 3 * limit])
+    for place in siblings:
+        place.distance_km = None
+    return siblings
+
+
+def closed_unit_context(unit: Unit) -> dict[str, Any]:
+    """What the public page of an inactive unit shows: the nearest active unit above it
+    and open places nearby (two or three queries, whatever the size of the tree)."""
+    ancestors = unit_ancestors(unit)
+    parent = next((a for a in reversed(ancestors) if a.is_active), None)
+    return {"unit": unit, "parent": parent, "places": open_places_near(unit, parent=parent)}
+
+
 def unit_subtree(user: Any, *, top: Unit | None, depth: int) -> list[Unit]:
     """Visible units from ``top`` (or every root) down ``depth`` levels, as cached trees.
 
     One query; each returned node answers ``get_children()`` from memory. The visible set
     is closed under ancestors (an inactive unit never has active sub-units), so no visible
-    node is cut off from its parent.
+    node is cut off from its parent. Each node carries ``active_below`` (the public figure)
+    and ``inactive_below`` (staff in scope only, see :func:`mark_inactive_below`).
     """
     qs = units_visible(user).order_by("tree_id", "lft")
     if top is None:
@@ -149,34 +260,37 @@ def unit_subtree(user: Any, *, top: Unit | None, depth: int) -> list[Unit]:
         qs = qs.filter(
             tree_id=top.tree_id, lft__gte=top.lft, lft__lte=top.rght, level__lte=top.level + depth
         )
-    return get_cached_trees(qs)
+    nodes = list(qs.annotate(active_below=active_below()))
+    mark_inactive_below(user, nodes)
+    return get_cached_trees(nodes)
 
 
 # What a spreadsheet row of a unit needs (see practice.spreadsheets.COLUMNS).
-EXPORT_FIELDS = ("pk", "parent_id", *UNIT_EDITABLE_FIELDS)
+EXPORT_FIELDS = ("pk", "parent_id", "is_active", *UNIT_EDITABLE_FIELDS)
 
 
 def units_for_export(unit: Unit) -> list[dict[str, Any]]:
-    """The active units below ``unit``, in tree order, as plain rows (one query).
-
-    Inactive units are left out: they are hidden from the public, and a sheet has no column
-    to say so — re-imported, they would come back active. (An inactive unit never has
-    active sub-units, so no exported unit loses its parent.)
-    """
+    """Every unit below ``unit`` — inactive ones included: the sheet marks them — in tree
+    order, as plain rows (one query)."""
     return list(
-        Unit.objects.within(unit, include_self=False)
-        .filter(is_active=True)
-        .order_by("lft")
-        .values(*EXPORT_FIELDS)
+        Unit.objects.within(unit, include_self=False).order_by("lft").values(*EXPORT_FIELDS)
     )
 
 
 def user_grants(user: User) -> list[RoleAssignment]:
-    return list(
+    """The user's roles, each unit with ``active_below`` and ``inactive_below`` (one query)."""
+    annotated = (
         RoleAssignment.objects.filter(user=user)
         .select_related("unit")
+        .annotate(unit_active_below=active_below(prefix="unit__"))
         .order_by("unit__tree_id", "unit__lft")
     )
+    grants: list[RoleAssignment] = []
+    for grant in annotated:
+        grant.unit.active_below = grant.unit_active_below
+        grants.append(grant)
+    mark_inactive_below(user, [grant.unit for grant in grants])
+    return grants
 
 
 def role_assignments_for(user: Any, *, unit: Unit | None = None) -> QuerySet[RoleAssignment]:
@@ -192,18 +306,67 @@ def role_assignments_for(user: Any, *, unit: Unit | None = None) -> QuerySet[Rol
 
 
 def users_in_scope(actor: User) -> QuerySet[User]:
-    """Accounts ``actor`` manages: holding a role inside their scope, or created by them."""
+    """The accounts a coordinator sees in their list: those holding a role inside their
+    area (peers and accounts with roles elsewhere too — shown, not manageable) and those
+    they may manage (see ``permissions.manageable_accounts``: e.g. role-less accounts they
+    or a coordinator below them created). Superusers see every account."""
     if actor.is_superuser:
         return User.objects.all()
     if not has_any_role(actor, Role.COORDINATOR):
         return User.objects.none()
     in_scope = RoleAssignment.objects.filter(scope_q(actor, Action.MANAGE_USERS, prefix="unit__"))
     return User.objects.filter(
-        Q(pk__in=in_scope.values("user_id")) | Q(created_by=actor), is_superuser=False
+        Q(pk__in=in_scope.values("user_id")) | Q(pk__in=manageable_accounts(actor).values("pk")),
+        is_superuser=False,
+    )
+
+
+def account_rows(actor: User, accounts: QuerySet[User]) -> QuerySet[User]:
+    """``accounts`` ready to show to ``actor``: each with only the roles inside the actor's
+    staff view (an account's roles in another county are none of their business) and
+    ``is_manageable`` (may the actor edit it). A fixed number of queries per page."""
+    roles = RoleAssignment.objects.select_related("unit").order_by("unit__tree_id", "unit__lft")
+    if not actor.is_superuser:
+        roles = roles.filter(scope_q(actor, Action.VIEW, prefix="unit__"))
+    manageable = manageable_accounts(actor).exclude(pk=actor.pk).filter(pk=OuterRef("pk"))
+    return accounts.prefetch_related(Prefetch("role_assignments", queryset=roles)).annotate(
+        is_manageable=Exists(manageable)
+    )
+
+
+def audit_entries(user: Any, *, within: Unit | None = None) -> QuerySet[AuditEntry]:
+    """The audit entries ``user`` may read, newest first: those about units in their staff
+    view (a superuser reads every entry, also those tied to no unit), optionally only
+    those about ``within`` and the units below it."""
+    qs = AuditEntry.objects.select_related("actor", "unit").order_by("-at", "-pk")
+    if not can(user, Action.VIEW, None):  # only superusers act above every unit
+        qs = qs.filter(scope_q(user, Action.VIEW, prefix="unit__"))
+    if within is not None:
+        qs = qs.filter(
+            unit__tree_id=within.tree_id, unit__lft__gte=within.lft, unit__lft__lte=within.rght
+        )
+    return qs
+
+
+def audit_actors(entries: QuerySet[AuditEntry]) -> QuerySet[User]:
+    """The accounts that made ``entries`` (one query): a caller filters only by people
+    whose actions they can already read."""
+    return User.objects.filter(pk__in=entries.order_by().values("actor_id")).order_by("username")
+
+
+def audit_unit_choices(user: Any) -> QuerySet[Unit]:
+    """Units worth filtering the audit trail by (those with units below them: regions,
+    centres, institutes) inside the user's staff view, in tree order (one query)."""
+    return (
+        Unit.objects.for_user(user, Action.VIEW)
+        .filter(kind__in=[UnitKind.REGION, UnitKind.CENTRE, UnitKind.INSTITUTE])
+        .order_by("tree_id", "lft")
+        .only("pk", "name", "level", "kind")
     )
 
 
 def audit_for_unit(unit: Unit, *, limit: int = 20) -> list[AuditEntry]:
+    """The latest entries about ``unit`` and the units below it (one query)."""
     return list(
         AuditEntry.objects.filter(
             unit__tree_id=unit.tree_id, unit__lft__gte=unit.lft, unit__lft__lte=unit.rght
@@ -212,12 +375,8 @@ def audit_for_unit(unit: Unit, *, limit: int = 20) -> list[AuditEntry]:
 
 
 def audit_in_scope(user: Any, *, limit: int = 15) -> list[AuditEntry]:
-    """The latest changes to units the user may see as staff (one query)."""
-    return list(
-        AuditEntry.objects.filter(scope_q(user, Action.VIEW, prefix="unit__")).select_related(
-            "actor", "unit"
-        )[:limit]
-    )
+    """The latest entries the user may read (one query)."""
+    return list(audit_entries(user)[:limit])
 
 
 def categories() -> QuerySet[Category]:

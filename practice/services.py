@@ -6,17 +6,21 @@ transaction holding the tree lock where the tree changes, and writes an audit en
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
-from portal.errors import NotFound, PermissionDenied, ValidationFailed
+from portal.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from portal.validators import normalize_mobile, validate_mobile
 
 from . import tree
@@ -29,14 +33,33 @@ from .models import (
     User,
     parent_rule_message,
 )
-from .permissions import Action, can, forget_grants, has_any_role, require, scope_q
+from .permissions import (
+    Action,
+    can,
+    dominates,
+    forget_grants,
+    has_any_role,
+    may_manage_account,
+    require,
+    require_manages_account,
+)
 from .selectors import users_in_scope
 
+if TYPE_CHECKING:
+    from portal.models import ImportJob
+
 __all__ = [
+    "ImportPlan",
+    "ImportResult",
+    "password_change_own",
     "role_grant",
     "role_revoke",
     "unit_create",
+    "unit_deactivate_subtree",
     "unit_delete",
+    "unit_import_apply",
+    "unit_import_job",
+    "unit_import_plan",
     "unit_import_rows",
     "unit_import_tree",
     "unit_move",
@@ -285,6 +308,46 @@ def unit_set_active(*, actor: User, unit: Unit, active: bool) -> Unit:
     return fresh
 
 
+def unit_deactivate_subtree(*, actor: User, unit: Unit, expected: int | None = None) -> int:
+    """Deactivate ``unit`` and every active unit below it at once; return how many.
+
+    One transaction under the tree lock, one UPDATE, one audit entry
+    (``unit.deactivated`` with ``{"units": n}``). ``expected`` is the number the actor
+    confirmed: if the subtree changed meanwhile, nothing is done and 409 ``count_changed``
+    tells the new number. The same rule as deactivating one unit (``change``), which a
+    role on ``unit`` or above gives for the whole subtree.
+    """
+    require(actor, Action.CHANGE, unit)
+    with transaction.atomic():
+        fresh = tree.locked_units(unit.pk)[unit.pk]
+        count = (
+            Unit.objects.within(fresh)
+            .filter(is_active=True)
+            .update(is_active=False, updated_at=timezone.now())
+        )
+        if expected is not None and count != expected:  # raising undoes the UPDATE
+            raise Conflict(
+                ngettext(
+                    "The units changed meanwhile: %(count)d unit would now be deactivated; "
+                    "please confirm again.",
+                    "The units changed meanwhile: %(count)d units would now be deactivated; "
+                    "please confirm again.",
+                    count,
+                )
+                % {"count": count},
+                code="count_changed",
+            )
+        if count:
+            _audit(
+                actor=actor,
+                action=AuditAction.UNIT_DEACTIVATED,
+                unit=fresh,
+                object_repr=fresh.name,
+                changes={"units": count},
+            )
+    return count
+
+
 def unit_delete(*, actor: User, unit: Unit) -> None:
     """Delete a unit that has no sub-units and no records."""
     require(actor, Action.DELETE, unit)
@@ -352,50 +415,495 @@ def unit_import_tree(*, actor: User, parent: Unit | None, spec: tree.NodeSpec) -
     return nodes
 
 
-def unit_import_rows(*, actor: User, parent: Unit, rows: Sequence[tree.UnitRow]) -> list[Unit]:
-    """Create the units of a spreadsheet's rows under ``parent``, all or nothing.
+def unit_import_rows(*, actor: User, parent: Unit, rows: Sequence[tree.UnitRow]) -> ImportResult:
+    """Apply a spreadsheet's rows under ``parent`` at once (see :func:`unit_import_apply`)."""
+    return unit_import_apply(actor=actor, parent=parent, rows=rows)
 
-    A row's parent is the nearest earlier row bearing the name it gives, or ``parent``
-    itself when it gives none. Every row is checked first — kinds and the tree rules,
-    names among siblings (in the file and under ``parent``), the field validators — and
-    any problem, reported by row number, rejects the whole file. Then one transaction
-    writes every unit (see :func:`tree.insert_children`) and an audit entry per unit placed
-    directly under ``parent``.
+
+def unit_import_plan(*, actor: User, parent: Unit, rows: Sequence[tree.UnitRow]) -> ImportPlan:
+    """What importing ``rows`` under ``parent`` would do, without writing anything.
+
+    A row with an ID updates that unit, a row without one creates a unit under the
+    nearest earlier row bearing the name its parent column gives (``parent`` itself when
+    it gives none). Every row is checked — IDs, kinds and the tree rules, names among
+    siblings (in the file and in the database), statuses, the field validators — and the
+    problems are listed by row in ``plan.problems``. An import never moves and never
+    deletes units: a row whose parent is not its unit's parent is a problem, and units
+    the sheet does not name are left as they are. ``parent`` must be active.
     """
     require(actor, Action.ADD_CHILD, parent)
     unknown = {key for row in rows for key in row.fields} - set(UNIT_EDITABLE_FIELDS)
     if unknown:
-        raise ValueError(f"unit_import_rows got unexpected fields: {sorted(unknown)}")
+        raise ValueError(f"unit_import_plan got unexpected fields: {sorted(unknown)}")
     if not rows:
         raise ValidationFailed(_("There are no units to import."), code="invalid_import")
+    _require_active_parent(parent)
+    below = {u.pk: u for u in Unit.objects.within(parent, include_self=False)}
     problems: list[Problem] = []
-    specs = _nest_rows(rows, parent=parent, problems=problems)
-    return _import_under(actor=actor, parent=parent, specs=specs, problems=problems)
+    nodes = _place_rows(rows, actor=actor, parent=parent, below=below, problems=problems)
+    tops = [node for node in nodes if node.placed and node.up is None]
+    for node in tops:
+        _validate_spec(node.spec, parent.kind, parent.name, problems)
+    _check_siblings(parent.name, parent.name, [node.spec for node in tops], problems)
+    _check_names_kept(parent, nodes, below, problems)
+    _check_kinds_kept(nodes, below, problems)
+    _check_statuses(parent, nodes, below, problems)
+    return ImportPlan(parent=parent, nodes=nodes, problems=problems)
 
 
-def _nest_rows(
-    rows: Sequence[tree.UnitRow], *, parent: Unit, problems: list[Problem]
-) -> list[tree.NodeSpec]:
-    """Rows → the subtrees going directly under ``parent``."""
-    tops: list[tree.NodeSpec] = []
-    named: dict[str, tree.NodeSpec] = {}  # the latest row bearing each name
+def unit_import_apply(
+    *,
+    actor: User,
+    parent: Unit,
+    rows: Sequence[tree.UnitRow],
+    expected_digest: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportResult:
+    """Import ``rows`` under ``parent``, all or nothing, in one transaction.
+
+    The plan (:func:`unit_import_plan`) is made again under the tree lock; any problem
+    rejects the whole file (400 ``invalid_import``). With ``expected_digest`` (the digest
+    of the plan a person confirmed) a plan that has changed since — someone edited the
+    units meanwhile — is refused (409 ``import_outdated``). Then the changed units are
+    updated, the new ones inserted (:func:`tree.insert_children`, one shift per gap) and
+    one audit entry on ``parent`` records the counts. ``progress(done, total)`` is told
+    how far the writing has come.
+    """
+    report = progress or (lambda done, total: None)
+    require(actor, Action.ADD_CHILD, parent)
+    try:
+        with transaction.atomic():
+            fresh = tree.locked_units(parent.pk)[parent.pk]
+            plan = unit_import_plan(actor=actor, parent=fresh, rows=rows)
+            if plan.problems:
+                raise _rejected(plan.problems)
+            if expected_digest is not None and plan.digest != expected_digest:
+                raise Conflict(
+                    _(
+                        "The units have changed since this preview was made; upload the "
+                        "file again to see what the import would do now."
+                    ),
+                    code="import_outdated",
+                )
+            unchanged = len(plan.unchanged)
+            total = len(plan.changed) + len(plan.created)
+            report(0, total)
+            changed = _write_changes(plan)
+            report(len(changed), total)
+            created = _write_new(plan)
+            report(total, total)
+            result = ImportResult(
+                parent_id=fresh.pk, created=created, changed=changed, unchanged=unchanged
+            )
+            _audit(
+                actor=actor,
+                action=AuditAction.UNIT_IMPORTED,
+                unit=fresh,
+                object_repr=fresh.name,
+                changes={
+                    "created": len(created),
+                    "changed": len(changed),
+                    "unchanged": result.unchanged,
+                },
+            )
+    except IntegrityError as exc:  # a sibling of the same name was added meanwhile
+        raise _fail(
+            "non_field_errors",
+            _("A unit with one of these names was added here meanwhile; try again."),
+        ) from exc
+    return result
+
+
+def unit_import_job(job: ImportJob, progress: Callable[[int, int], None]) -> dict[str, Any]:
+    """Apply a confirmed import job of units (``portal.imports`` runs it, in a Celery
+    task or in the request): the rows stored at upload, under the unit they were
+    previewed for, as long as the plan is still the one confirmed."""
+    parent = Unit.objects.filter(pk=job.target_id).first()
+    if parent is None:
+        raise NotFound()
+    rows = [tree.UnitRow.from_json(data) for data in job.payload.get("rows", [])]
+    result = unit_import_apply(
+        actor=job.actor, parent=parent, rows=rows, expected_digest=job.digest, progress=progress
+    )
+    return result.as_dict()
+
+
+@dataclass(eq=False)
+class _Node:
+    """A sheet row, placed: the unit it updates (``None``: a new unit) and the row above
+    it that it names as parent (``None``: the unit imported into)."""
+
+    row: tree.UnitRow
+    spec: tree.NodeSpec  # cleaned fields, children rows: what the validators check
+    unit: Unit | None
+    up: _Node | None
+    path: str
+    placed: bool = True  # False: its parent is not defined in an earlier row
+    children: list[_Node] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        """The status the unit will have."""
+        if isinstance(self.row.active, bool):
+            return self.row.active
+        return self.unit.is_active if self.unit is not None else True
+
+    def changes(self) -> dict[str, list[Any]]:
+        """Field → [old, new] for an existing unit."""
+        if self.unit is None:
+            return {}
+        changes = {
+            key: [getattr(self.unit, key), value]
+            for key, value in self.spec.fields.items()
+            if getattr(self.unit, key) != value
+        }
+        if self.active != self.unit.is_active:
+            changes["is_active"] = [self.unit.is_active, self.active]
+        return changes
+
+
+@dataclass
+class ImportPlan:
+    """What an import would create, change and leave alone, and its problems by row."""
+
+    parent: Unit
+    nodes: list[_Node] = field(repr=False)
+    problems: list[Problem]
+
+    @property
+    def created(self) -> list[_Node]:
+        return [n for n in self.nodes if n.placed and n.unit is None]
+
+    @property
+    def changed(self) -> list[_Node]:
+        return [n for n in self.nodes if n.unit is not None and n.changes()]
+
+    @property
+    def unchanged(self) -> list[_Node]:
+        return [n for n in self.nodes if n.unit is not None and not n.changes()]
+
+    def summary(self) -> dict[str, list[dict[str, Any]]]:
+        """The plan as JSON: what a preview shows and a confirmation refers to."""
+        return {
+            "created": [
+                {
+                    "row": n.row.row,
+                    "path": n.path,
+                    "kind": n.spec.fields.get("kind"),
+                    "active": n.active,
+                }
+                for n in self.created
+            ],
+            "changed": [
+                {
+                    "row": n.row.row,
+                    "id": n.unit.pk,
+                    "path": n.path,
+                    "changes": {k: _jsonable(v) for k, v in n.changes().items()},
+                }
+                for n in self.changed
+                if n.unit is not None
+            ],
+            "unchanged": [
+                {"row": n.row.row, "id": n.unit.pk, "path": n.path}
+                for n in self.unchanged
+                if n.unit is not None
+            ],
+        }
+
+    @property
+    def digest(self) -> str:
+        text = json.dumps(self.summary(), sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def raise_problems(self) -> None:
+        if self.problems:
+            raise _rejected(self.problems)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    parent_id: int
+    created: list[Unit]
+    changed: list[int]  # ids of the units updated
+    unchanged: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """The API's answer: counts, the ids created directly under the unit imported into
+        (in name order) and the ids changed."""
+        return {
+            "created": len(self.created),
+            "units": [u.pk for u in self.created if u.parent_id == self.parent_id],
+            "changed": len(self.changed),
+            "changed_units": self.changed,
+            "unchanged": self.unchanged,
+        }
+
+
+def _place_rows(
+    rows: Sequence[tree.UnitRow],
+    *,
+    actor: User,
+    parent: Unit,
+    below: Mapping[int, Unit],
+    problems: list[Problem],
+) -> list[_Node]:
+    """Rows → nodes: each row's unit (by ID) and its parent row (by name)."""
+    nodes: list[_Node] = []
+    named: dict[str, _Node] = {}  # the latest row bearing each name
+    claimed: dict[int, int] = {}  # unit id → the row that names it
     for row in rows:
-        spec = tree.NodeSpec(dict(row.fields), row=row.row)
+        spec = tree.NodeSpec(_cleaned(row.fields), row=row.row)
+        where = _location(spec, "")
+        unit = _row_unit(row, actor, below, claimed, where, problems)
         parent_name = row.parent.strip()
-        if not parent_name:
-            tops.append(spec)
-        elif parent_name in named:
-            named[parent_name].children.append(spec)
-        else:
+        up = named.get(parent_name) if parent_name else None
+        name = str(spec.fields.get("name") or "").strip()
+        node = _Node(row, spec, unit, up, f"{up.path} / {name}" if up else name)
+        if parent_name and up is None:
+            node.placed = False
             message = _(
                 "The parent unit “%(name)s” is not defined in an earlier row (leave it empty "
                 "for a unit directly under “%(unit)s”)."
             ) % {"name": parent_name, "unit": parent.name}
-            problems.append((row.row, _problem(_location(spec, ""), message)))
-        name = str(row.fields.get("name") or "").strip()
+            problems.append((row.row, _problem(where, message)))
+        elif up is not None:
+            up.children.append(node)
+            up.spec.children.append(spec)
+        if unit is not None and node.placed:
+            _check_not_moved(node, parent, below, where, problems)
+        nodes.append(node)
         if name:
-            named[name] = spec
-    return tops
+            named[name] = node
+    return nodes
+
+
+def _row_unit(
+    row: tree.UnitRow,
+    actor: User,
+    below: Mapping[int, Unit],
+    claimed: dict[int, int],
+    where: str,
+    problems: list[Problem],
+) -> Unit | None:
+    """The unit a row's ID names, if the actor may change it under the unit imported into.
+
+    An unknown ID, a unit elsewhere and a unit outside the actor's scope get the same
+    answer: the import tells nothing about units it may not touch.
+    """
+    if row.id is None:
+        return None
+    unit = below.get(row.id) if isinstance(row.id, int) else None
+    if unit is None or not can(actor, Action.CHANGE, unit):
+        message = _(
+            "There is no unit with the ID “%(id)s” here that you may update; leave the ID "
+            "empty for a new unit."
+        ) % {"id": str(row.id)[:20]}
+        problems.append((row.row, _problem(where, message)))
+        return None
+    if unit.pk in claimed:
+        message = _("The ID %(id)d is also in row %(row)d.") % {
+            "id": unit.pk,
+            "row": claimed[unit.pk],
+        }
+        problems.append((row.row, _problem(where, message)))
+        return None
+    claimed[unit.pk] = row.row
+    return unit
+
+
+def _check_not_moved(
+    node: _Node, parent: Unit, below: Mapping[int, Unit], where: str, problems: list[Problem]
+) -> None:
+    """An import does not move units: a row's parent must be its unit's parent."""
+    if node.unit is None:
+        return
+    if node.up is None:
+        sheet_parent: int | None = parent.pk
+    else:
+        sheet_parent = node.up.unit.pk if node.up.unit is not None else None
+    if sheet_parent == node.unit.parent_id:
+        return
+    current = below.get(node.unit.parent_id or 0, parent)
+    message = _(
+        "“%(name)s” is under “%(parent)s”; an import does not move units. Correct its parent "
+        "column, or move it with Move on its page."
+    ) % {"name": node.unit.name, "parent": current.name}
+    problems.append((node.row.row, _problem(where, message)))
+
+
+def _cleaned(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The row's values as the model holds them (as written where they do not convert:
+    the validators report those)."""
+    cleaned: dict[str, Any] = {}
+    for key, value in fields.items():
+        try:
+            cleaned[key] = Unit._meta.get_field(key).to_python(value)
+        except ValidationError:
+            cleaned[key] = value
+    if isinstance(cleaned.get("name"), str):
+        cleaned["name"] = cleaned["name"].strip()
+    return cleaned
+
+
+def _children_of(below: Mapping[int, Unit]) -> dict[int | None, list[Unit]]:
+    children: dict[int | None, list[Unit]] = {}
+    for unit in below.values():
+        children.setdefault(unit.parent_id, []).append(unit)
+    return children
+
+
+def _check_names_kept(
+    parent: Unit, nodes: list[_Node], below: Mapping[int, Unit], problems: list[Problem]
+) -> None:
+    """Rows whose name a unit the sheet does not name already bears under the same parent
+    (rows among themselves are checked by ``_check_siblings``)."""
+    in_sheet = {n.unit.pk for n in nodes if n.unit is not None}
+    children = _children_of(below)
+    groups: list[tuple[Unit, list[_Node]]] = [
+        (parent, [n for n in nodes if n.placed and n.up is None])
+    ]
+    groups += [(n.unit, n.children) for n in nodes if n.unit is not None]
+    for up, rows in groups:
+        taken = {u.name for u in children.get(up.pk, []) if u.pk not in in_sheet}
+        for node in rows:
+            name = node.spec.fields.get("name")
+            if name in taken:
+                message = _("A unit called “%(name)s” already exists under “%(parent)s”.") % {
+                    "name": name,
+                    "parent": up.name,
+                }
+                problems.append((node.row.row, _problem(_location(node.spec, ""), message)))
+
+
+def _check_kinds_kept(
+    nodes: list[_Node], below: Mapping[int, Unit], problems: list[Problem]
+) -> None:
+    """A new kind must suit the sub-units the sheet does not name (those it names are
+    checked against it by ``_validate_spec``)."""
+    in_sheet = {n.unit.pk for n in nodes if n.unit is not None}
+    children = _children_of(below)
+    for node in nodes:
+        kind = node.spec.fields.get("kind")
+        if node.unit is None or kind == node.unit.kind or kind not in ALLOWED_PARENT_KINDS:
+            continue
+        for child in children.get(node.unit.pk, []):
+            if child.pk not in in_sheet and kind not in ALLOWED_PARENT_KINDS[child.kind]:
+                message = _("Its sub-units would break the rules: %(rule)s") % {
+                    "rule": parent_rule_message(child.kind, kind)
+                }
+                problems.append((node.row.row, _problem(_location(node.spec, ""), message)))
+                break
+
+
+def _check_statuses(
+    parent: Unit, nodes: list[_Node], below: Mapping[int, Unit], problems: list[Problem]
+) -> None:
+    """The tree stays whole for the public: no active unit under an inactive one, and no
+    new unit under an inactive one, once the sheet's statuses are applied."""
+    labels = pgettext("list separator", ", ").join(
+        (pgettext("unit status", "Active"), pgettext("unit status", "Inactive"))
+    )
+    active = {pk: unit.is_active for pk, unit in below.items()}
+    active[parent.pk] = parent.is_active
+    by_unit = {n.unit.pk: n for n in nodes if n.unit is not None}
+    for node in nodes:
+        if isinstance(node.row.active, str):
+            message = _("Unknown status “%(status)s”; the status must be one of: %(statuses)s.") % {
+                "status": node.row.active[:20],
+                "statuses": labels,
+            }
+            problems.append((node.row.row, _problem(_location(node.spec, ""), message)))
+        if node.unit is not None:
+            active[node.unit.pk] = node.active
+    blamed: set[int] = set()
+    for pk, unit in below.items():
+        if not active[pk] or active[unit.parent_id or 0]:
+            continue
+        own = by_unit.get(pk)
+        blame: _Node | None
+        if own is not None and not unit.is_active:  # the sheet reactivates it
+            blame, message = own, _("Its parent unit is inactive; reactivate the parent first.")
+        else:  # the sheet deactivates its parent
+            blame = by_unit.get(unit.parent_id or 0, own)
+            message = _("Deactivate or move its active sub-units first.")
+        if blame is not None and blame.row.row not in blamed:
+            blamed.add(blame.row.row)
+            problems.append((blame.row.row, _problem(_location(blame.spec, ""), message)))
+    for node in nodes:
+        if node.unit is not None or not node.placed:
+            continue
+        up = node.up
+        if up is None:
+            up_active = active[parent.pk]
+        else:
+            up_active = active[up.unit.pk] if up.unit is not None else up.active
+        if not up_active:
+            name = parent.name if up is None else str(up.spec.fields.get("name"))
+            message = _("“%(name)s” is inactive; reactivate it before adding units under it.") % {
+                "name": name
+            }
+            problems.append((node.row.row, _problem(_location(node.spec, ""), message)))
+
+
+def _write_changes(plan: ImportPlan) -> list[int]:
+    """Update the units the plan changes; returns their ids.
+
+    Renamed units are saved one by one, re-read first (django-mptt moves a renamed unit
+    among its siblings, shifting the tree); when names are swapped between siblings each
+    of them first takes a placeholder name. The others are updated in bulk.
+    """
+    changed = [(n.unit, n.changes()) for n in plan.changed if n.unit is not None]
+    renamed = [(unit, changes) for unit, changes in changed if "name" in changes]
+    current = {(u.parent_id, u.name) for u in Unit.objects.within(plan.parent, include_self=False)}
+    if any((unit.parent_id, changes["name"][1]) in current for unit, changes in renamed):
+        for unit, _changes in renamed:
+            _save_fresh(unit.pk, {"name": f"~import~{unit.pk}"})
+    for unit, changes in renamed:
+        _save_fresh(unit.pk, {key: new for key, (_old, new) in changes.items()})
+    rest = [(unit, changes) for unit, changes in changed if "name" not in changes]
+    if rest:
+        now = timezone.now()
+        keys: set[str] = set()
+        for unit, changes in rest:
+            for key, (_old, new) in changes.items():
+                setattr(unit, key, new)
+                keys.add(key)
+            unit.updated_at = now
+        Unit.objects.bulk_update(
+            [u for u, _c in rest], [*sorted(keys), "updated_at"], batch_size=500
+        )
+    return [unit.pk for unit, _changes in changed]
+
+
+def _save_fresh(pk: int, values: Mapping[str, Any]) -> None:
+    unit = Unit.objects.get(pk=pk)
+    for key, value in values.items():
+        setattr(unit, key, value)
+    unit.save()
+
+
+def _write_new(plan: ImportPlan) -> list[Unit]:
+    """Insert the new units, one ``insert_children`` per existing unit that receives any."""
+    groups: dict[int, list[tree.NodeSpec]] = {}
+    for node in plan.created:
+        if node.up is None:
+            groups.setdefault(plan.parent.pk, []).append(_new_spec(node))
+        elif node.up.unit is not None:
+            groups.setdefault(node.up.unit.pk, []).append(_new_spec(node))
+    created: list[Unit] = []
+    for pk, specs in groups.items():
+        # Re-read: the renames and the inserts before this one have shifted the tree.
+        created.extend(tree.insert_children(Unit.objects.get(pk=pk), specs))
+    return created
+
+
+def _new_spec(node: _Node) -> tree.NodeSpec:
+    return tree.NodeSpec(
+        {**node.spec.fields, "is_active": node.active},
+        [_new_spec(child) for child in node.children],
+        row=node.row.row,
+    )
 
 
 def _import_under(
@@ -412,16 +920,12 @@ def _import_under(
             fresh = tree.locked_units(parent.pk)[parent.pk]
             _require_active_parent(fresh)
             nodes = tree.insert_children(fresh, specs)
-            AuditEntry.objects.bulk_create(
-                _audit_entry(
-                    actor=actor,
-                    action=AuditAction.UNIT_IMPORTED,
-                    unit=top,
-                    object_repr=top.name,
-                    changes={"units": top.descendant_total + 1},
-                )
-                for top in nodes
-                if top.parent_id == fresh.pk
+            _audit(
+                actor=actor,
+                action=AuditAction.UNIT_IMPORTED,
+                unit=fresh,
+                object_repr=fresh.name,
+                changes={"created": len(nodes)},
             )
     except IntegrityError as exc:  # a sibling of the same name was added meanwhile
         raise _fail(
@@ -445,12 +949,21 @@ def _validate_spec(
     if kind and kind not in UnitKind.values:
         exclude.append("kind")  # said below, with the kinds there are
         problems.append((row, _problem(where, _unknown_kind(kind))))
+    candidate = Unit(**fields)
     try:
-        Unit(**fields).clean_fields(exclude=exclude)
+        candidate.clean_fields(exclude=exclude)
     except ValidationError as exc:
         for field, messages in _messages(exc).items():
             problems.extend((row, _problem(where, _field_message(field, m))) for m in messages)
-    if kind in ALLOWED_PARENT_KINDS and parent_kind not in ALLOWED_PARENT_KINDS[kind]:
+    # Write what the fields cleaned: NFC text, ASCII digits in codes, as stored.
+    fields.update((key, getattr(candidate, key)) for key in list(fields) if key not in exclude)
+    # Under a row of an unknown kind the rule cannot be said (that row's problem is).
+    known_parent = parent_kind is None or parent_kind in UnitKind.values
+    if (
+        kind in ALLOWED_PARENT_KINDS
+        and known_parent
+        and parent_kind not in ALLOWED_PARENT_KINDS[kind]
+    ):
         problems.append((row, _problem(where, parent_rule_message(kind, parent_kind))))
     _check_siblings(name, here, spec.children, problems)
     for child in spec.children:
@@ -536,9 +1049,17 @@ def _rejected(problems: list[Problem]) -> ValidationFailed:
 
 
 def role_grant(*, actor: User, user: User, unit: Unit, role: str) -> RoleAssignment:
-    """Grant ``role`` on ``unit`` (and so its subtree) to ``user``."""
+    """Grant ``role`` on ``unit`` (and so its subtree) to ``user``.
+
+    Only to an account the actor already manages (``permissions.manageable_accounts``):
+    never to a superuser, to an equal or to an account holding a role outside the actor's
+    reach — otherwise a grant would hand the actor that account (and its password). Any
+    other account is answered as if it did not exist.
+    """
     if not can(actor, Action.MANAGE_ROLES, unit):
         raise PermissionDenied(_("Only a coordinator of this unit or above may grant roles here."))
+    if not (actor.is_superuser or may_manage_account(actor, user)):
+        raise _fail("user", _("Choose one of the accounts you manage."), code="invalid_user")
     if not user.is_active:
         raise _fail("user", _("This account is disabled."), code="user_inactive")
     if RoleAssignment.objects.filter(user=user, unit=unit, role=role).exists():
@@ -575,6 +1096,11 @@ def role_revoke(*, actor: User, assignment: RoleAssignment) -> None:
             _("You cannot revoke your own role; ask a coordinator above you."),
             code="own_role",
         )
+    if not dominates(actor, assignment):
+        # A peer (a coordinator on the same unit) or a role above the actor's own.
+        raise PermissionDenied(
+            _("This role is at or above your own; ask a coordinator above you to revoke it.")
+        )
     with transaction.atomic():
         _audit(
             actor=actor,
@@ -591,17 +1117,12 @@ def role_revoke(*, actor: User, assignment: RoleAssignment) -> None:
 
 
 def _require_manages(actor: User, user: User) -> None:
+    """404 for an account the actor cannot see, 403 for one they see but do not manage."""
     if actor.is_superuser:
         return
     if not users_in_scope(actor).filter(pk=user.pk).exists():
         raise NotFound()
-    outside = RoleAssignment.objects.filter(user=user).exclude(
-        scope_q(actor, Action.MANAGE_USERS, prefix="unit__")
-    )
-    if outside.exists():
-        raise PermissionDenied(
-            _("This account also holds roles outside your area; ask a coordinator above you.")
-        )
+    require_manages_account(actor, user)
 
 
 def _clean_phone(phone: str) -> str:
@@ -666,8 +1187,21 @@ def user_create(
 
 
 def user_update(*, actor: User, user: User, data: Mapping[str, Any]) -> User:
-    """Change a staff account: ``name``, ``phone``, ``is_active``, ``password``."""
-    _require_manages(actor, user)
+    """Change an account: ``name``, ``phone``, ``is_active``, ``password``.
+
+    On another person's account the actor must manage it (see ``permissions``); setting
+    their password ends their sessions (Django checks each session against the password
+    hash) and deletes their API token. On one's own account, a new password needs the
+    current one (``old_password``), and one cannot disable oneself.
+    """
+    own = user.pk == actor.pk
+    if own:
+        if "is_active" in data and not data["is_active"]:
+            raise _fail("is_active", _("You cannot disable your own account."), code="own_account")
+        if data.get("password"):
+            _check_old_password(user, data.get("old_password") or "")
+    else:
+        _require_manages(actor, user)
     changes: dict[str, Any] = {}
     if "name" in data and data["name"] != user.name:
         changes["name"] = [user.name, data["name"]]
@@ -678,8 +1212,6 @@ def user_update(*, actor: User, user: User, data: Mapping[str, Any]) -> User:
             changes["phone"] = "changed"  # never the number itself in the audit trail
             user.phone = phone
     if "is_active" in data and bool(data["is_active"]) != user.is_active:
-        if user.pk == actor.pk:
-            raise _fail("is_active", _("You cannot disable your own account."), code="own_account")
         changes["is_active"] = [user.is_active, bool(data["is_active"])]
         user.is_active = bool(data["is_active"])
     if data.get("password"):
@@ -691,15 +1223,52 @@ def user_update(*, actor: User, user: User, data: Mapping[str, Any]) -> User:
     _validated(user, exclude=["password"])
     with transaction.atomic():
         user.save()
-        if "is_active" in changes and not user.is_active:
-            from rest_framework.authtoken.models import Token
-
-            Token.objects.filter(user=user).delete()
+        if "password" in changes or ("is_active" in changes and not user.is_active):
+            _end_api_access(user)
         _audit(
             actor=actor,
             action=AuditAction.USER_CHANGED,
-            unit=None,
+            unit=_home_unit(user),
             object_repr=user.username,
             changes=changes,
         )
     return user
+
+
+def password_change_own(*, user: User, old_password: str, new_password: str) -> User:
+    """A person changes their own password (pages and ``/users/me/``): the current one is
+    required, the new one must pass the validators; their API token is deleted and their
+    other sessions end (the caller keeps its own session with ``update_session_auth_hash``).
+    """
+    return user_update(
+        actor=user, user=user, data={"password": new_password, "old_password": old_password}
+    )
+
+
+def _check_old_password(user: User, old_password: str) -> None:
+    if not old_password:
+        raise _fail(
+            "old_password",
+            _("Give your current password to set a new one."),
+            code="old_password_required",
+        )
+    if not user.check_password(old_password):
+        raise _fail("old_password", _("Your current password is wrong."), code="wrong_password")
+
+
+def _end_api_access(user: User) -> None:
+    """Delete the account's API token: a new password or a disabled account ends it."""
+    from rest_framework.authtoken.models import Token
+
+    Token.objects.filter(user=user).delete()
+
+
+def _home_unit(user: User) -> Unit | None:
+    """The unit of the account's topmost role, so its changes show in that unit's audit log."""
+    first = (
+        RoleAssignment.objects.filter(user=user)
+        .select_related("unit")
+        .order_by("unit__level", "unit__tree_id", "unit__lft")
+        .first()
+    )
+    return first.unit if first is not None else None

@@ -1,14 +1,19 @@
 """Units to and from Excel workbooks (.xlsx): the spreadsheets county offices already keep.
 
 One sheet (the workbook's first), one unit per row below a row of column headers. The
-headers and the kinds may be written in Chinese or in English (or as the API's codes);
-exports use the user's language. The columns, their names and their hints live in
-:data:`COLUMNS` and nowhere else.
+headers, the kinds and the status may be written in Chinese or in English (or as the
+API's codes); exports use the user's language. The columns, their names and their hints
+live in :data:`COLUMNS` and nowhere else. Files are written and read only through
+:mod:`portal.xlsx` (formula-safe cells; bounded, streaming reading).
+
+An export carries each unit's ID and status, inactive units included, so the sheet
+imports back over the same units: a row with an ID updates that unit, a row without one
+creates a unit (see ``services.unit_import_plan``).
 
 Reading turns a workbook into rows (:class:`~practice.tree.UnitRow`) and refuses, with one
 message, what is not a readable sheet of units at all (not an .xlsx, empty, a required
-column missing, too many rows). Everything about the units themselves — kinds, parents,
-names, the model's validators — is checked by ``services.unit_import_rows``, which reports
+column missing, too many rows). Everything about the units themselves — IDs, kinds,
+parents, names, the model's validators — is checked by the import's plan, which reports
 every problem by row number.
 """
 
@@ -16,14 +21,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from io import BytesIO
 from typing import IO, Any
 
-import openpyxl
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpResponse
@@ -31,13 +33,9 @@ from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.workbook import Workbook
-from openpyxl.worksheet.datavalidation import DataValidation
 
-from portal.errors import PayloadTooLarge, ValidationFailed
+from portal import xlsx
+from portal.errors import ValidationFailed
 from portal.http import attachment
 
 from .choices import UnitKind
@@ -45,9 +43,12 @@ from .models import Unit
 from .tree import UnitRow
 
 __all__ = [
+    "ACTIVE",
     "COLUMNS",
+    "ID",
     "MAX_FILE_BYTES",
     "MAX_ROWS",
+    "MAX_SHEET_ROWS",
     "XLSX_CONTENT_TYPE",
     "Column",
     "check_size",
@@ -58,26 +59,29 @@ __all__ = [
     "kind_guide",
     "read_rows",
     "read_upload",
+    "status_guide",
     "template_download",
 ]
 
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-MAX_FILE_BYTES = 5 * 1024 * 1024
+XLSX_CONTENT_TYPE = xlsx.XLSX_CONTENT_TYPE
+MAX_FILE_BYTES = xlsx.MAX_FILE_BYTES
 MAX_ROWS = 5_000
-# A sheet of 5,000 units unpacks to a few megabytes; a small file that unpacks to far more
-# is a zip bomb, not a network.
-MAX_UNPACKED_BYTES = 100 * 1024 * 1024
 # The headers may sit below a title row or two ("南靖县新时代文明实践站点一览表").
 HEADER_SEARCH_ROWS = 10
+# Physical rows read at most, blank ones included: a title, the headers and the units.
+MAX_SHEET_ROWS = HEADER_SEARCH_ROWS + MAX_ROWS
+# Columns read at most: ours and a few of the office's own (序号, 备注 ...).
+MAX_COLUMNS = 32
+ID = "id"
 PARENT = "parent"
+ACTIVE = "active"
 COORDINATE_PLACES = Decimal("0.000001")
-# Old binary Excel files (.xls) start with the OLE2 compound-document signature.
-OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 @dataclass(frozen=True)
 class Column:
-    """A column of the sheet: ``key`` is ``"parent"`` or a field of ``Unit``."""
+    """A column of the sheet: ``key`` is ``"id"``, ``"parent"``, ``"active"`` or a field of
+    ``Unit``."""
 
     key: str
     label: Promise
@@ -87,6 +91,14 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
+    Column(
+        ID,
+        pgettext_lazy("spreadsheet column", "ID"),
+        gettext_lazy(
+            "Filled in by the export. Keep it to update that unit; leave it empty for a new unit."
+        ),
+        8,
+    ),
     Column(
         PARENT,
         pgettext_lazy("spreadsheet column", "Parent"),
@@ -152,8 +164,26 @@ COLUMNS: tuple[Column, ...] = (
         gettext_lazy("Decimal degrees, e.g. 117.3571."),
         12,
     ),
+    Column(
+        ACTIVE,
+        pgettext_lazy("spreadsheet column", "Status"),
+        gettext_lazy(
+            "Active or inactive. Empty: a new unit is active, an existing one stays as it is."
+        ),
+        10,
+    ),
 )
 _BY_KEY = {column.key: column for column in COLUMNS}
+_DECIMALS = ("latitude", "longitude")
+STATUS_LABELS = {
+    True: pgettext_lazy("unit status", "Active"),
+    False: pgettext_lazy("unit status", "Inactive"),
+}
+# Other ways offices write a status (the labels, in every language, are taken too).
+STATUS_WORDS = {
+    True: ("启用", "正常", "是", "yes", "y", "true", "1"),
+    False: ("停用", "否", "no", "n", "false", "0"),
+}
 
 
 def column_guide() -> list[tuple[Column, list[str]]]:
@@ -174,6 +204,16 @@ def kind_guide() -> list[tuple[str, list[str]]]:
     ]
 
 
+def status_guide() -> list[tuple[str, list[str]]]:
+    """Each status's label with the other words the import takes for it."""
+    guide = []
+    for active, label in STATUS_LABELS.items():
+        current = str(label)
+        others = (_in_each_language(label) | set(STATUS_WORDS[active])) - {current}
+        guide.append((current, sorted(others, key=lambda w: (w.isascii(), w))))
+    return guide
+
+
 # --- reading -----------------------------------------------------------------------------
 
 
@@ -185,72 +225,29 @@ def read_upload(upload: UploadedFile) -> list[UnitRow]:
 
 def check_size(size: int) -> None:
     """Refuse a file over :data:`MAX_FILE_BYTES` (413, code ``file_too_large``)."""
-    if size > MAX_FILE_BYTES:
-        message = _("The file is larger than %(max)d MB; split it into several files.") % {
-            "max": MAX_FILE_BYTES // (1024 * 1024)
-        }
-        raise PayloadTooLarge(message, code="file_too_large", detail={"file": [message]})
+    xlsx.check_size(size, MAX_FILE_BYTES)
 
 
 def read_rows(file: IO[bytes]) -> list[UnitRow]:
     """The units of the workbook's first sheet, one :class:`UnitRow` per non-blank row.
 
     Raises ``ValidationFailed`` (code ``invalid_file``) for a file that is not a readable
-    .xlsx, an empty sheet, a missing required column or more than :data:`MAX_ROWS` rows.
+    .xlsx, an empty sheet, a missing required column, more than :data:`MAX_ROWS` units or
+    a sheet going on past row :data:`MAX_SHEET_ROWS` (see :class:`portal.xlsx.SheetReader`).
     """
-    _check_container(file)
-    try:
-        workbook = openpyxl.load_workbook(file, read_only=True, data_only=True, keep_links=False)
-    except Exception as exc:  # openpyxl raises whatever its zip and XML layers raise
-        raise _unreadable() from exc
-    try:
-        return _sheet_rows(workbook)
-    except ValidationFailed:
-        raise
-    except Exception as exc:  # read-only sheets are parsed while they are iterated
-        raise _unreadable() from exc
-    finally:
-        workbook.close()
+    reader = xlsx.SheetReader(file, max_rows=MAX_SHEET_ROWS, max_columns=MAX_COLUMNS)
+    return _sheet_rows(reader.rows())
 
 
 def _invalid(message: str) -> ValidationFailed:
     return ValidationFailed(message, code="invalid_file", detail={"file": [message]})
 
 
-def _unreadable() -> ValidationFailed:
-    return _invalid(_("This file is not an Excel workbook (.xlsx), or it is damaged."))
-
-
-def _check_container(file: IO[bytes]) -> None:
-    if file.read(len(OLE2_SIGNATURE)) == OLE2_SIGNATURE:
-        raise _invalid(
-            _(
-                "This is an old-format Excel file (.xls). Open it in Excel or WPS, save it as "
-                "an Excel workbook (.xlsx) and upload that."
-            )
-        )
-    file.seek(0)
-    try:
-        with zipfile.ZipFile(file) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise _unreadable() from exc
-    file.seek(0)
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise _invalid(_("This workbook holds far more data than a network of units."))
-
-
-def _sheet_rows(workbook: Workbook) -> list[UnitRow]:
-    if not workbook.worksheets:
-        raise _invalid(_("The workbook has no sheet."))
-    sheet = workbook.worksheets[0]
-    # Read every cell, whatever the (possibly wrong) dimensions the file declares.
-    sheet.reset_dimensions()
-    cells = iter(sheet.iter_rows(values_only=True))
-    header_row, columns = _read_header(cells)
+def _sheet_rows(cells: Iterator[tuple[int, tuple[object, ...]]]) -> list[UnitRow]:
+    _header_row, columns = _read_header(cells)
     convert = _converters()
     rows: list[UnitRow] = []
-    for number, values in enumerate(cells, start=header_row + 1):
+    for number, values in cells:
         picked = {key: values[i] if i < len(values) else None for i, key in columns.items()}
         if all(_text(v) == "" for v in picked.values()):
             continue
@@ -260,14 +257,16 @@ def _sheet_rows(workbook: Workbook) -> list[UnitRow]:
                 % {"max": MAX_ROWS}
             )
         parent = _text(picked.pop(PARENT, None))
+        unit_id = _unit_id(picked.pop(ID, None))
+        active = _status(picked.pop(ACTIVE, None))
         fields = {key: convert[key](value) for key, value in picked.items()}
-        rows.append(UnitRow(row=number, parent=parent, fields=fields))
+        rows.append(UnitRow(row=number, parent=parent, fields=fields, id=unit_id, active=active))
     if not rows:
         raise _invalid(_("The sheet has column headers but no units below them."))
     return rows
 
 
-def _read_header(cells: Iterator[Sequence[object]]) -> tuple[int, dict[int, str]]:
+def _read_header(cells: Iterator[tuple[int, tuple[object, ...]]]) -> tuple[int, dict[int, str]]:
     """The header row's number and its known columns (cell index → column key).
 
     The header row is the first to name the name column or any two columns; rows above it
@@ -275,7 +274,9 @@ def _read_header(cells: Iterator[Sequence[object]]) -> tuple[int, dict[int, str]
     """
     names = _header_names()
     seen_anything = False
-    for number, values in zip(range(1, HEADER_SEARCH_ROWS + 1), cells, strict=False):
+    for number, values in cells:
+        if number > HEADER_SEARCH_ROWS:
+            break
         seen_anything = seen_anything or any(_text(value) for value in values)
         found = _known_columns(values, names)
         if "name" in found.values() or len(found) >= 2:
@@ -311,7 +312,7 @@ def _known_columns(values: Sequence[object], names: Mapping[str, str]) -> dict[i
 
 
 def _normal(text: str) -> str:
-    """Headers and kinds compare without case and without spaces."""
+    """Headers, kinds and statuses compare without case and without spaces."""
     return "".join(text.split()).casefold()
 
 
@@ -363,6 +364,28 @@ def _converters() -> Mapping[str, Callable[[object], Any]]:
     return converters
 
 
+def _unit_id(value: object) -> int | str | None:
+    """A unit's ID: a whole number, or the text as written (the import reports it)."""
+    text = _text(value)
+    if not text:
+        return None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else text
+
+
+def _status(value: object) -> bool | str | None:
+    """``True``/``False`` for a known status, ``None`` for none, else the text as written."""
+    if isinstance(value, bool):
+        return value
+    text = _normal(_text(value))
+    if not text:
+        return None
+    for active, label in STATUS_LABELS.items():
+        words = {_normal(w) for w in (*_in_each_language(label), *STATUS_WORDS[active])}
+        if text in words:
+            return active
+    return _text(value)
+
+
 def _text(value: object) -> str:
     if value is None:
         return ""
@@ -387,13 +410,16 @@ def _coordinate(value: object) -> Decimal | str | None:
 
 
 def export_workbook(top: Unit, units: Iterable[Mapping[str, Any]]) -> bytes:
-    """The units below ``top`` as a workbook that imports back under any unit of its kind.
+    """The units below ``top`` — inactive ones included, marked — as a workbook that
+    imports back over the same units (by their IDs), or under any unit of ``top``'s kind
+    once the IDs are cleared.
 
     ``units`` are rows of ``selectors.units_for_export(top)``: in tree order, so each
     unit's parent — ``top`` (an empty cell) or a unit above it in the sheet — is named
     before the unit itself.
     """
     labels = {kind: str(label) for kind, label in UnitKind.choices}
+    status = {active: str(label) for active, label in STATUS_LABELS.items()}
     names = {top.pk: ""}
 
     def rows() -> Iterator[list[Any]]:
@@ -401,8 +427,10 @@ def export_workbook(top: Unit, units: Iterable[Mapping[str, Any]]) -> bytes:
             names[unit["pk"]] = unit["name"]
             values = {
                 **unit,
+                ID: unit["pk"],
                 PARENT: names.get(unit["parent_id"], ""),
                 "kind": labels.get(unit["kind"], unit["kind"]),
+                ACTIVE: status[bool(unit["is_active"])],
             }
             yield [values[column.key] for column in COLUMNS]
 
@@ -439,48 +467,22 @@ def export_filenames(unit: Unit, today: dt.date) -> tuple[str, str]:
 
 
 def _workbook(rows: Iterator[list[Any]]) -> bytes:
-    workbook = Workbook(write_only=True)
-    # Translators: the name of the sheet in an exported workbook (at most 31 characters).
-    sheet = workbook.create_sheet(title=pgettext("spreadsheet", "Units")[:31])
-    for index, column in enumerate(COLUMNS, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = column.width
-    sheet.freeze_panes = "A2"
-    sheet.data_validations.append(_kind_choices())
-    sheet.append(_header(sheet))
-    decimals = {i for i, c in enumerate(COLUMNS) if c.key in ("latitude", "longitude")}
-    for values in rows:
-        sheet.append(
-            [_cell(sheet, v, "0.000000") if i in decimals else v for i, v in enumerate(values)]
-        )
-    buffer = BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def _header(sheet: Any) -> list[WriteOnlyCell]:
-    font = Font(bold=True)
-    fill = PatternFill("solid", start_color="F2E3E3")
-    cells = []
+    columns = []
     for column in COLUMNS:
-        cell = WriteOnlyCell(sheet, value=str(column.label))
-        cell.font = font
-        cell.fill = fill
-        cell.alignment = Alignment(vertical="center")
-        cells.append(cell)
-    return cells
-
-
-def _cell(sheet: Any, value: Any, number_format: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.number_format = number_format
-    return cell
-
-
-def _kind_choices() -> DataValidation:
-    """A drop-down of the kinds' labels on the kind column (a suggestion, not a rule:
-    the import also takes the other language and the codes)."""
-    letter = get_column_letter([c.key for c in COLUMNS].index("kind") + 1)
-    labels = ",".join(str(label) for _kind, label in UnitKind.choices)
-    choices = DataValidation(type="list", formula1=f'"{labels}"', allow_blank=True)
-    choices.add(f"{letter}2:{letter}{MAX_ROWS + 1}")
-    return choices
+        choices: Sequence[str] = ()
+        if column.key == "kind":
+            # A drop-down of the kinds' labels (a suggestion: the other language and the
+            # codes are taken too).
+            choices = [str(label) for _kind, label in UnitKind.choices]
+        elif column.key == ACTIVE:
+            choices = [str(label) for label in STATUS_LABELS.values()]
+        columns.append(
+            xlsx.Column(
+                column.label,
+                width=column.width,
+                number_format="0.000000" if column.key in _DECIMALS else None,
+                choices=choices,
+            )
+        )
+    # Translators: the name of the sheet in an exported workbook (at most 31 characters).
+    return xlsx.write_table(title=pgettext("spreadsheet", "Units"), columns=columns, rows=rows)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db import connections, transaction
@@ -112,15 +113,41 @@ class NodeSpec:
 
 @dataclass(frozen=True)
 class UnitRow:
-    """One unit to create, as a spreadsheet row: its fields and the name of its parent.
+    """One unit to create or update, as a spreadsheet row: its fields and the name of its
+    parent.
 
     ``parent`` is empty for a unit that goes directly under the unit imported into, else
-    the name of a unit defined in an earlier row.
+    the name of a unit defined in an earlier row. ``id`` names the existing unit the row
+    updates (``None``: a new unit; anything but an ``int`` is reported as a problem);
+    ``active`` is the status the row asks for (``None``: unsaid; anything but a ``bool``
+    is reported as a problem).
     """
 
     row: int
     parent: str
     fields: dict[str, Any]
+    id: int | str | None = None
+    active: bool | str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as JSON (decimals as text), to keep an upload until it is applied."""
+        return {
+            "row": self.row,
+            "parent": self.parent,
+            "fields": {k: str(v) if isinstance(v, Decimal) else v for k, v in self.fields.items()},
+            "id": self.id,
+            "active": self.active,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> UnitRow:
+        return cls(
+            row=int(data["row"]),
+            parent=str(data["parent"]),
+            fields=dict(data["fields"]),
+            id=data.get("id"),
+            active=data.get("active"),
+        )
 
 
 def build_nodes(spec: NodeSpec, *, tree_id: int, cursor: int = 1, level: int = 0) -> list[Unit]:

@@ -1,5 +1,7 @@
 from django.urls import path
 
+import portal.converters  # noqa: F401 - registers the "id" converter
+
 from . import views
 
 urlpatterns = [
@@ -7,31 +9,52 @@ urlpatterns = [
     path("units/", views.unit_tree, name="unit-tree"),
     path("units/add/", views.unit_create, name="unit-create-root"),
     path("units/import-template.xlsx", views.unit_import_template, name="unit-import-template"),
-    path("units/<int:pk>/", views.unit_detail, name="unit-detail"),
-    path("units/<int:pk>/qr.svg", views.unit_qr, name="unit-qr"),
-    path("units/<int:pk>/poster/", views.unit_poster, name="unit-poster"),
-    path("units/<int:pk>/add/", views.unit_create, name="unit-create"),
-    path("units/<int:pk>/edit/", views.unit_edit, name="unit-edit"),
-    path("units/<int:pk>/move/", views.unit_move, name="unit-move"),
-    path("units/<int:pk>/export.xlsx", views.unit_export, name="unit-export"),
-    path("units/<int:pk>/import/", views.unit_import, name="unit-import"),
+    path("units/<id:pk>/", views.unit_detail, name="unit-detail"),
+    path("units/<id:pk>/qr.svg", views.unit_qr, name="unit-qr"),
+    path("units/<id:pk>/poster/", views.unit_poster, name="unit-poster"),
+    path("units/<id:pk>/add/", views.unit_create, name="unit-create"),
+    path("units/<id:pk>/edit/", views.unit_edit, name="unit-edit"),
+    path("units/<id:pk>/move/", views.unit_move, name="unit-move"),
+    path("units/<id:pk>/export.xlsx", views.unit_export, name="unit-export"),
+    path("units/<id:pk>/import/", views.unit_import, name="unit-import"),
+    path("units/<id:pk>/import/<id:job>/", views.unit_import_job, name="unit-import-job"),
     path(
-        "units/<int:pk>/deactivate/",
+        "units/<id:pk>/import/<id:job>/confirm/",
+        views.unit_import_confirm,
+        name="unit-import-confirm",
+    ),
+    path("units/<id:pk>/import/<id:job>/run/", views.unit_import_run, name="unit-import-run"),
+    path(
+        "units/<id:pk>/import/<id:job>/status/",
+        views.unit_import_status,
+        name="unit-import-status",
+    ),
+    path(
+        "units/<id:pk>/deactivate/",
         views.unit_set_active,
         {"active": False},
         name="unit-deactivate",
     ),
     path(
-        "units/<int:pk>/reactivate/",
+        "units/<id:pk>/reactivate/",
         views.unit_set_active,
         {"active": True},
         name="unit-reactivate",
     ),
-    path("units/<int:pk>/delete/", views.unit_delete, name="unit-delete"),
-    path("units/<int:pk>/roles/", views.unit_roles, name="unit-roles"),
-    path("roles/<int:pk>/revoke/", views.role_revoke, name="role-revoke"),
+    path(
+        "units/<id:pk>/deactivate-all/",
+        views.unit_deactivate_subtree,
+        name="unit-deactivate-subtree",
+    ),
+    path("units/<id:pk>/delete/", views.unit_delete, name="unit-delete"),
+    path("units/<id:pk>/audit/", views.audit_log, name="unit-audit"),
+    path("units/<id:pk>/audit/export.xlsx", views.audit_export, name="unit-audit-export"),
+    path("units/<id:pk>/roles/", views.unit_roles, name="unit-roles"),
+    path("roles/<id:pk>/revoke/", views.role_revoke, name="role-revoke"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("audit/", views.audit_log, name="audit"),
+    path("audit/export.xlsx", views.audit_export, name="audit-export"),
     path("staff/users/", views.user_list, name="user-list"),
     path("staff/users/add/", views.user_create, name="user-create"),
-    path("staff/users/<int:pk>/edit/", views.user_edit, name="user-edit"),
+    path("staff/users/<id:pk>/edit/", views.user_edit, name="user-edit"),
 ]

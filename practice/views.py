@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch
+from django.core.exceptions import BadRequest
+from django.core.paginator import Paginator
 from django.forms import BaseForm
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_GET, require_POST
 
-from portal.errors import ValidationFailed
-from portal.http import AuthenticatedRequest
+from portal import imports
+from portal.errors import Conflict, PermissionDenied, ValidationFailed
+from portal.http import AuthenticatedRequest, attachment
+from portal.models import ImportJob
+from portal.xlsx import XLSX_CONTENT_TYPE, write_workbook
 
-from . import selectors, services, spreadsheets
-from .choices import ALLOWED_PARENT_KINDS, Role, UnitKind
-from .filtersets import UnitFilterSet
+from . import audit, selectors, services, spreadsheets
+from .choices import ALLOWED_PARENT_KINDS, AuditAction, Role, UnitKind
+from .filtersets import AuditFilterSet, UnitFilterSet
 from .forms import (
     RoleGrantForm,
     UnitForm,
@@ -29,8 +35,16 @@ from .forms import (
     UserCreateForm,
     UserEditForm,
 )
-from .models import RoleAssignment, Unit
-from .permissions import Action, can, has_any_role, require
+from .models import Unit
+from .permissions import (
+    Action,
+    can,
+    dominates,
+    has_any_role,
+    manageable_accounts,
+    require,
+    require_manages_account,
+)
 from .qr import qr_svg
 
 
@@ -90,8 +104,12 @@ def home(request: HttpRequest) -> HttpResponse:
 def unit_tree(request: HttpRequest) -> HttpResponse:
     filterset = UnitFilterSet(request.GET or None, queryset=selectors.units_visible(request.user))
     top = None
-    within = request.GET.get("within")
-    if within and within.isdigit():
+    if request.GET.get("within"):
+        # The filterset's id field: "1.5" or an id out of range is a 400 page, not a 500.
+        form = filterset.form
+        if not form.is_valid() and "within" in form.errors:
+            raise BadRequest(form.errors["within"][0])
+        within = form.cleaned_data["within"]
         top = get_object_or_404(selectors.units_visible(request.user), pk=within)
     searching = bool(request.GET.get("q", "").strip() or request.GET.get("kind"))
     context: dict[str, Any] = {
@@ -115,9 +133,16 @@ def unit_tree(request: HttpRequest) -> HttpResponse:
 
 
 def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    unit = get_object_or_404(selectors.units_visible(request.user), pk=pk)
+    unit = get_object_or_404(Unit, pk=pk)
     user = request.user
     staff = can(user, Action.VIEW, unit)
+    if not unit.is_active and not staff:
+        # A QR poster may still hang on a closed station's door: tell residents where to
+        # go instead (410 Gone: the unit no longer serves the public; no staff data).
+        return render(
+            request, "practice/unit_closed.html", selectors.closed_unit_context(unit), status=410
+        )
+    counts = selectors.network_counts(within=unit)
     return render(
         request,
         "practice/unit_detail.html",
@@ -125,7 +150,8 @@ def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "unit": unit,
             "ancestors": selectors.unit_ancestors(unit),
             "children": selectors.children_with_counts(unit, user=user),
-            "counts": selectors.network_counts(within=unit),
+            "counts": counts,
+            "active_below": sum(counts.values()),
             "staff": staff,
             "may": {
                 "change": can(user, Action.CHANGE, unit),
@@ -134,7 +160,7 @@ def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 "delete": can(user, Action.DELETE, unit),
                 "roles": can(user, Action.MANAGE_ROLES, unit),
             },
-            "audit": selectors.audit_for_unit(unit) if staff else [],
+            "audit": audit.with_lines(selectors.audit_for_unit(unit)) if staff else [],
         },
     )
 
@@ -170,7 +196,7 @@ def dashboard(request: AuthenticatedRequest) -> HttpResponse:
         {
             "grants": selectors.user_grants(request.user),
             "is_coordinator": has_any_role(request.user, Role.COORDINATOR),
-            "audit": selectors.audit_in_scope(request.user),
+            "audit": audit.with_lines(selectors.audit_in_scope(request.user)),
         },
     )
 
@@ -232,7 +258,11 @@ def unit_move(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("“%(name)s” was moved.") % {"name": unit.name})
             return redirect(unit)
-    return render(request, "practice/unit_move.html", {"form": form, "unit": unit})
+    return render(
+        request,
+        "practice/unit_move.html",
+        {"form": form, "unit": unit, "below": selectors.count_below(unit)},
+    )
 
 
 @login_required
@@ -251,29 +281,31 @@ def unit_import_template(request: AuthenticatedRequest) -> HttpResponse:
 
 @login_required
 def unit_import(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    """Create units under this one from an Excel workbook: all of them, or none."""
+    """Upload a workbook of units for this one: list its problems by row, or keep it and
+    show what it would do (:func:`unit_import_job`). Nothing is written before the
+    person confirms."""
     unit = _staff_unit(request, pk, Action.ADD_CHILD)
     posted = request.method == "POST"
     form = UnitImportForm(request.POST if posted else None, request.FILES if posted else None)
     rejected: ValidationFailed | None = None
     if posted and form.is_valid():
+        rows = form.cleaned_data["file"]
         try:
-            nodes = services.unit_import_rows(
-                actor=request.user, parent=unit, rows=form.cleaned_data["file"]
-            )
+            plan = services.unit_import_plan(actor=request.user, parent=unit, rows=rows)
+            plan.raise_problems()
         except ValidationFailed as exc:
             rejected = exc
         else:
-            messages.success(
-                request,
-                ngettext(
-                    "%(count)d unit was imported under “%(name)s”.",
-                    "%(count)d units were imported under “%(name)s”.",
-                    len(nodes),
-                )
-                % {"count": len(nodes), "name": unit.name},
+            job = imports.create_job(
+                kind=UNIT_IMPORT,
+                actor=request.user,
+                target_id=unit.pk,
+                filename=form.filename,
+                payload={"rows": [row.to_json() for row in rows]},
+                plan=plan.summary(),
+                digest=plan.digest,
             )
-            return redirect(unit)
+            return redirect("unit-import-job", pk=unit.pk, job=job.pk)
     return render(
         request,
         "practice/unit_import.html",
@@ -284,10 +316,111 @@ def unit_import(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "problems": rejected.detail.get("non_field_errors", []) if rejected else [],
             "columns": spreadsheets.column_guide(),
             "kinds": spreadsheets.kind_guide(),
+            "statuses": spreadsheets.status_guide(),
             "max_rows": spreadsheets.MAX_ROWS,
             "max_megabytes": spreadsheets.MAX_FILE_BYTES // (1024 * 1024),
         },
     )
+
+
+# The function that applies a confirmed import of units (see portal.imports).
+UNIT_IMPORT = "practice.services.unit_import_job"
+# Rows of each list a preview shows (the counts say how many there are in all).
+PREVIEW_ROWS = 200
+
+
+def _unit_import_job(request: AuthenticatedRequest, pk: int, job: int) -> tuple[Unit, ImportJob]:
+    """The unit (404 outside scope) and the person's own import job for it (else 404)."""
+    unit = _staff_unit(request, pk, Action.ADD_CHILD)
+    found = get_object_or_404(
+        ImportJob, pk=job, actor=request.user, kind=UNIT_IMPORT, target_id=unit.pk
+    )
+    return unit, found
+
+
+def _shown_value(key: str, value: Any) -> str:
+    if key == "kind":
+        return str(dict(UnitKind.choices).get(value, value))
+    if key == "is_active":
+        return str(spreadsheets.STATUS_LABELS[bool(value)])
+    return "" if value is None else str(value)
+
+
+def _preview(plan: dict[str, Any]) -> dict[str, Any]:
+    """The stored plan, laid out for the page (labels, first rows of each list)."""
+    labels = {f.name: f.verbose_name for f in Unit._meta.get_fields() if hasattr(f, "verbose_name")}
+    labels["is_active"] = pgettext("spreadsheet column", "Status")
+    changed = [
+        {
+            **entry,
+            "changes": [
+                (labels.get(key, key), _shown_value(key, old), _shown_value(key, new))
+                for key, (old, new) in entry["changes"].items()
+            ],
+        }
+        for entry in plan.get("changed", [])[:PREVIEW_ROWS]
+    ]
+    created = [
+        {
+            **entry,
+            "kind": _shown_value("kind", entry["kind"]),
+            "status": _shown_value("is_active", entry["active"]),
+        }
+        for entry in plan.get("created", [])[:PREVIEW_ROWS]
+    ]
+    counts = {key: len(plan.get(key, [])) for key in ("created", "changed", "unchanged")}
+    return {
+        "created": created,
+        "changed": changed,
+        "unchanged": plan.get("unchanged", [])[:PREVIEW_ROWS],
+        "counts": counts,
+        "more": {key: max(0, n - PREVIEW_ROWS) for key, n in counts.items()},
+    }
+
+
+@login_required
+@require_GET
+def unit_import_job(request: AuthenticatedRequest, pk: int, job: int) -> HttpResponse:
+    """An import's page: its preview to confirm, its progress, then its result."""
+    unit, found = _unit_import_job(request, pk, job)
+    problems = found.error.get("detail", {}).get("non_field_errors", []) if found.error else []
+    return render(
+        request,
+        "practice/unit_import_job.html",
+        {
+            "unit": unit,
+            "job": found,
+            "preview": _preview(found.plan),
+            "progress": imports.status(found),
+            "problems": problems,
+        },
+    )
+
+
+@login_required
+@require_POST
+def unit_import_confirm(request: AuthenticatedRequest, pk: int, job: int) -> HttpResponse:
+    """Apply a previewed import (in the background; at once when the queue is down)."""
+    unit, found = _unit_import_job(request, pk, job)
+    imports.confirm(found)
+    return redirect("unit-import-job", pk=unit.pk, job=found.pk)
+
+
+@login_required
+@require_POST
+def unit_import_run(request: AuthenticatedRequest, pk: int, job: int) -> HttpResponse:
+    """Run an import no background worker has taken, in this request."""
+    unit, found = _unit_import_job(request, pk, job)
+    imports.run_stalled(found)
+    return redirect("unit-import-job", pk=unit.pk, job=found.pk)
+
+
+@login_required
+@require_GET
+def unit_import_status(request: AuthenticatedRequest, pk: int, job: int) -> JsonResponse:
+    """The job's state and progress, polled by the import page (``import-job.js``)."""
+    _unit, found = _unit_import_job(request, pk, job)
+    return JsonResponse(imports.status(found))
 
 
 @login_required
@@ -308,6 +441,50 @@ def unit_set_active(request: AuthenticatedRequest, pk: int, active: bool) -> Htt
                 % {"name": unit.name},
             )
     return redirect(unit)
+
+
+def _confirmed_count(value: str) -> int | None:
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
+
+
+@login_required
+def unit_deactivate_subtree(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Deactivate a unit and every unit below it, after a page saying how many."""
+    unit = _staff_unit(request, pk, Action.CHANGE)
+    error = None
+    if request.method == "POST":
+        expected = _confirmed_count(request.POST.get("expected", ""))
+        try:
+            if expected is None:
+                raise Conflict(_("Please confirm again."), code="count_changed")
+            count = services.unit_deactivate_subtree(
+                actor=request.user, unit=unit, expected=expected
+            )
+        except Conflict as exc:
+            error = str(exc.message)
+            unit.refresh_from_db()
+        else:
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)d unit was deactivated; the public no longer sees it.",
+                    "%(count)d units were deactivated; the public no longer sees them.",
+                    count,
+                )
+                % {"count": count},
+            )
+            return redirect(unit)
+    below = selectors.count_below(unit)
+    return render(
+        request,
+        "practice/unit_deactivate_subtree.html",
+        {
+            "unit": unit,
+            "ancestors": selectors.unit_ancestors(unit),
+            "count": below["active"] + (1 if unit.is_active else 0),
+            "error": error,
+        },
+    )
 
 
 @login_required
@@ -332,7 +509,7 @@ def unit_roles(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     may_manage = can(request.user, Action.MANAGE_ROLES, unit)
     form = None
     if may_manage:
-        users = selectors.users_in_scope(request.user).filter(is_active=True).order_by("username")
+        users = manageable_accounts(request.user).filter(is_active=True).order_by("username")
         form = RoleGrantForm(request.POST or None, users=users)
         if request.method == "POST" and form.is_valid():
             try:
@@ -349,12 +526,15 @@ def unit_roles(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                 return redirect("unit-roles", pk=unit.pk)
     elif request.method == "POST":
         require(request.user, Action.MANAGE_ROLES, unit)
+    assignments = list(selectors.role_assignments_for(request.user, unit=unit))
     return render(
         request,
         "practice/unit_roles.html",
         {
             "unit": unit,
-            "assignments": selectors.role_assignments_for(request.user, unit=unit),
+            "assignments": assignments,
+            # Roles the user stands above: not their own, not a peer's on the same unit.
+            "revocable": {a.pk for a in assignments if may_manage and dominates(request.user, a)},
             "form": form,
             "may_manage": may_manage,
         },
@@ -367,7 +547,7 @@ def role_revoke(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     assignment = get_object_or_404(selectors.role_assignments_for(request.user), pk=pk)
     try:
         services.role_revoke(actor=request.user, assignment=assignment)
-    except ValidationFailed as exc:
+    except (ValidationFailed, PermissionDenied) as exc:
         messages.error(request, str(exc.message))
     else:
         messages.success(request, _("The role was revoked."))
@@ -379,12 +559,8 @@ def role_revoke(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def user_list(request: AuthenticatedRequest) -> HttpResponse:
     if not has_any_role(request.user, Role.COORDINATOR):
         require(request.user, Action.MANAGE_USERS, None)
-    users = (
-        selectors.users_in_scope(request.user)
-        .prefetch_related(
-            Prefetch("role_assignments", queryset=RoleAssignment.objects.select_related("unit"))
-        )
-        .order_by("username")
+    users = selectors.account_rows(
+        request.user, selectors.users_in_scope(request.user).order_by("username")
     )
     return render(request, "practice/user_list.html", {"users": users})
 
@@ -420,6 +596,9 @@ def user_create(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 def user_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(selectors.users_in_scope(request.user), pk=pk)
+    # Seen in the list is not managed: a peer's or an outsider's account (and its phone
+    # number) is not shown in full, let alone edited.
+    require_manages_account(request.user, account)
     initial = {"name": account.name, "phone": account.phone, "is_active": account.is_active}
     form = UserEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -431,3 +610,88 @@ def user_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Your changes were saved."))
             return redirect("user-list")
     return render(request, "practice/user_form.html", {"form": form, "account": account})
+
+
+# --- the audit trail -----------------------------------------------------------------------
+
+AUDIT_PAGE_SIZE = 50
+
+
+def _audit_filterset(
+    request: AuthenticatedRequest, pk: int | None
+) -> tuple[Unit | None, AuditFilterSet]:
+    """The audit entries the user may read (about unit ``pk``'s subtree, or everything in
+    their scope) with the query string's filters; 404 for a unit outside their scope and
+    for someone with no scope at all."""
+    unit = _staff_unit(request, pk, Action.VIEW) if pk is not None else None
+    if unit is None and not has_any_role(request.user):
+        raise Http404
+    entries = selectors.audit_entries(request.user, within=unit)
+    return unit, AuditFilterSet(request.GET, queryset=entries, request=request)
+
+
+def _indented(units: Iterable[Unit]) -> list[tuple[str, str]]:
+    """(id, name indented by its depth) for a drop-down of units in tree order."""
+    units = list(units)
+    top = min((u.level for u in units), default=0)
+    return [(str(u.pk), "\u3000" * (u.level - top) + u.name) for u in units]
+
+
+@login_required
+@require_GET
+def audit_log(request: AuthenticatedRequest, pk: int | None = None) -> HttpResponse:
+    """The audit trail, filtered and paged: a unit's subtree, or all of the user's scope."""
+    unit, filterset = _audit_filterset(request, pk)
+    entries = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+    page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "practice/audit_list.html",
+        {
+            "unit": unit,
+            "ancestors": selectors.unit_ancestors(unit) if unit else [],
+            "filterset": filterset,
+            "page": page,
+            "entries": audit.with_lines(page.object_list),
+            "actions": AuditAction.choices,
+            "actors": selectors.audit_actors(filterset.queryset),
+            "unit_choices": _indented(selectors.audit_unit_choices(request.user))
+            if unit is None
+            else [],
+            "query": query.urlencode(),
+        },
+    )
+
+
+# Rows in one export of the audit trail (the newest ones); narrow the dates for older ones.
+AUDIT_EXPORT_LIMIT = 10_000
+
+
+@login_required
+@require_GET
+def audit_export(request: AuthenticatedRequest, pk: int | None = None) -> HttpResponse:
+    """The filtered audit trail as an Excel workbook (the newest entries, at most
+    ``AUDIT_EXPORT_LIMIT``)."""
+    unit, filterset = _audit_filterset(request, pk)
+    if not filterset.is_valid():  # the list page says what is wrong
+        page = reverse("unit-audit", args=[pk]) if pk is not None else reverse("audit")
+        return HttpResponseRedirect(f"{page}?{request.GET.urlencode()}")
+    entries = filterset.qs[:AUDIT_EXPORT_LIMIT].iterator(chunk_size=1000)
+    today = timezone.localdate()
+    # Translators: a file name, without its extension.
+    label = pgettext("file name", "audit-log")
+    if unit is None:
+        filename, fallback = f"{label}-{today:%Y%m%d}.xlsx", f"audit-log-{today:%Y%m%d}.xlsx"
+    else:
+        name, _ascii = spreadsheets.export_filenames(unit, today)
+        filename, fallback = f"{label}-{name}", f"audit-log-{unit.pk}-{today:%Y%m%d}.xlsx"
+    content = write_workbook(
+        # Translators: the name of the sheet in an exported workbook (at most 31 characters).
+        title=pgettext("spreadsheet", "Audit log"),
+        headers=[str(header) for header in audit.EXPORT_HEADERS],
+        rows=audit.export_rows(entries),
+        widths=audit.EXPORT_WIDTHS,
+    )
+    return attachment(content, content_type=XLSX_CONTENT_TYPE, filename=filename, fallback=fallback)

@@ -7,7 +7,8 @@
 
 Roles: ``coordinator`` on 甲县中心, ``town_manager`` on 一镇所, ``station_manager`` on
 一村站, ``other_coordinator`` on 乙县中心; ``no_role`` is a logged-in account without a
-role; ``superuser`` is a superuser.
+role; ``superuser`` is a superuser; ``recruit`` is an account the coordinator created that
+holds no role yet (the account a coordinator may grant a first role to).
 """
 
 from collections.abc import Iterator
@@ -44,6 +45,7 @@ class World:
     station_manager: User
     other_coordinator: User
     no_role: User
+    recruit: User
 
     def refresh(self) -> None:
         for value in vars(self).values():
@@ -60,6 +62,24 @@ def _fresh_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Celery tasks run in the test's own process and transaction, as on the embedded
+    set-up — with ``REDIS_URL`` too, where no worker could see a test's uncommitted rows.
+    Only tests marked ``worker`` send their tasks through the broker to a real worker."""
+    if request.node.get_closest_marker("worker"):
+        yield
+        return
+    from portal.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager, app.conf.task_eager_propagates = saved
 
 
 @pytest.fixture
@@ -84,6 +104,7 @@ def world(db: Any) -> World:
         user=UserFactory(username="othercoord"), unit=other_centre, role=Role.COORDINATOR
     ).user
     no_role = UserFactory(username="norole")
+    recruit = UserFactory(username="recruit", created_by=coordinator)
     w = World(
         centre,
         town,
@@ -101,6 +122,7 @@ def world(db: Any) -> World:
         station_manager,
         other_coordinator,
         no_role,
+        recruit,
     )
     w.refresh()
     return w

@@ -166,3 +166,53 @@ def test_the_worker_checks_tree_integrity_and_reports_a_corrupted_tree(worker: W
     station.refresh_from_db()
     assert any(f"tree {station.tree_id}:" in p for p in problems), problems
     assert "tree integrity" in worker.output(), "problems are logged as errors by the worker"
+
+
+def test_the_worker_applies_a_confirmed_import_job(worker: Worker) -> None:
+    """Upload → preview → confirm on the pages; the worker writes the units, reports its
+    progress in the job, and the status the page polls says "done"."""
+    from io import BytesIO
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+    from django.urls import reverse
+    from openpyxl import Workbook
+
+    from portal.models import ImportJob
+
+    superuser = User.objects.create_superuser(username="root", password=PASSWORD)
+    centre = services.unit_create(
+        actor=superuser, parent=None, name="导入县中心", kind=UnitKind.CENTRE
+    )
+    town = services.unit_create(
+        actor=superuser, parent=centre, name="导入镇所", kind=UnitKind.INSTITUTE
+    )
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["名称", "类型"])
+    for n in range(1, 31):
+        sheet.append([f"导入{n:02d}村站", "实践站"])
+    content = BytesIO()
+    book.save(content)
+    upload = SimpleUploadedFile("网点.xlsx", content.getvalue())
+
+    client = Client()
+    client.force_login(superuser)
+    client.post(reverse("unit-import", args=[town.pk]), {"file": upload})
+    job = ImportJob.objects.get()
+    assert job.status == "preview"
+    client.post(reverse("unit-import-confirm", args=[town.pk, job.pk]))
+
+    status_url = reverse("unit-import-status", args=[town.pk, job.pk])
+    deadline = time.monotonic() + TASK_TIMEOUT
+    while time.monotonic() < deadline:
+        status = client.get(status_url).json()
+        if status["finished"]:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"the import job did not finish in {TASK_TIMEOUT}s:\n{worker.output()}")
+    assert status["status"] == "done", (status, worker.output())
+    assert status["done"] == status["total"]
+    assert Unit.objects.filter(parent=town).count() == 30
+    assert "run_import_job" in worker.output()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -27,6 +28,10 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# How many reverse proxies (nginx, a load balancer) stand in front and append the address
+# they received a request from to X-Forwarded-For. 0: clients connect directly and
+# X-Forwarded-For is ignored. portal.http.client_ip() reads it for lockouts and throttles.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -44,6 +49,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "mptt",
     "axes",
+    "csp",
     "portal",
     "practice",
     "volunteers",
@@ -53,12 +59,16 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Content-Security-Policy; Permissions-Policy and no-store (static files need neither).
+    "csp.middleware.CSPMiddleware",
+    "portal.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "portal.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.middleware.IdleSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.middleware.ApplicationErrorMiddleware",
     # Last, as django-axes requires: it turns a locked-out login into the lockout response.
@@ -123,6 +133,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "portal.security.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "portal.http.client_ip"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -132,6 +143,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# A logged-in session ends after this long without a request (等保 level 2); the next page
+# asks to log in again. API tokens expire this long after they were issued.
+SESSION_IDLE_TIMEOUT = timedelta(minutes=env.int("SESSION_IDLE_MINUTES", default=30))
+API_TOKEN_TTL = timedelta(days=env.int("API_TOKEN_DAYS", default=7))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "home"
@@ -168,16 +183,29 @@ FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an anonymous API call answers 401 with WWW-Authenticate.
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "portal.api.authentication.ExpiringTokenAuthentication",
+        "portal.api.sessions.SessionAuthentication",
+    ],
+    # Per client address (portal.http.client_ip) or per account; the token endpoint counts
+    # failed logins per address instead ("auth").
+    "DEFAULT_THROTTLE_CLASSES": [
+        "portal.api.throttling.AnonRateThrottle",
+        "portal.api.throttling.UserRateThrottle",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON nested at most 32 levels deep, refusals in the user's language.
+    "DEFAULT_PARSER_CLASSES": [
+        "portal.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # Declares each operation's error responses (400/401/403/404/409/413/415/429).
+    "DEFAULT_SCHEMA_CLASS": "portal.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "portal.api.exceptions.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"auth": "10/minute", "anon": "120/minute"},
+    "DEFAULT_THROTTLE_RATES": {"auth": "10/minute", "anon": "120/minute", "user": "1200/minute"},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DATETIME_FORMAT": "iso-8601",
 }
@@ -191,6 +219,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Ids in paths (portal.converters): 1 … the largest database id.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1}
+    },
     "ENUM_NAME_OVERRIDES": {
         "UnitKindEnum": "practice.choices.UnitKind",
         "RoleEnum": "practice.choices.Role",
@@ -209,6 +241,10 @@ CELERY_BEAT_SCHEDULE = {
     "check-tree-integrity": {
         "task": "practice.tasks.check_tree_integrity",
         "schedule": crontab(hour=3, minute=17),
+    },
+    "purge-import-jobs": {
+        "task": "portal.tasks.purge_import_jobs",
+        "schedule": crontab(hour=3, minute=47),
     },
 }
 
@@ -230,3 +266,37 @@ LOGGING = {
 }
 
 PORTAL_SITE_NAME = _("Civilization Practice Portal")
+
+# Content-Security-Policy (django-csp): scripts, styles, fonts and images come from our own
+# static files only — no inline script, handler or style anywhere (the pages pass data with
+# json_script and behaviour with data-* attributes read by static/portal/portal.js).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # Bootstrap's and Swagger UI's stylesheets draw icons as data: SVG images.
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Sent with every response by portal.middleware.SecurityHeadersMiddleware. Geolocation
+# stays available to our own pages (finding the nearest station).
+PERMISSIONS_POLICY = {
+    "accelerometer": "()",
+    "autoplay": "()",
+    "camera": "()",
+    "display-capture": "()",
+    "geolocation": "(self)",
+    "gyroscope": "()",
+    "magnetometer": "()",
+    "microphone": "()",
+    "midi": "()",
+    "payment": "()",
+    "usb": "()",
+}

@@ -14,7 +14,11 @@ FIELD_ENCRYPTION_KEY = "Z1dLaE9uY0x3Q2JvX3Rlc3Qta2V5LWZvci10ZXN0cyE="
 # Throttling is tested explicitly with its own rates; keep the rest of the suite unthrottled.
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
-    "DEFAULT_THROTTLE_RATES": {"auth": "1000/minute", "anon": "10000/minute"},
+    "DEFAULT_THROTTLE_RATES": {
+        "auth": "1000/minute",
+        "anon": "10000/minute",
+        "user": "10000/minute",
+    },
 }
 
 # Serve static files straight from the source folders (no collectstatic needed).

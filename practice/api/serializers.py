@@ -1,17 +1,25 @@
-from typing import Any
+from typing import Any, cast
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from portal.api.fields import BoundedPrimaryKeyRelatedField
+from portal.api.serializers import ModelSerializer
+
 from .. import selectors, spreadsheets
+from ..audit import describe
 from ..choices import Role, UnitKind
-from ..models import UNIT_EDITABLE_FIELDS, Category, RoleAssignment, Unit, User
+from ..models import UNIT_EDITABLE_FIELDS, AuditEntry, Category, RoleAssignment, Unit, User
+from ..permissions import manageable_accounts, may_manage_account
 from ..tree import UnitRow
 
 __all__ = [
+    "AuditEntrySerializer",
     "CategorySerializer",
     "RoleAssignmentSerializer",
+    "UnitImportPreviewSerializer",
+    "UnitImportQuerySerializer",
     "UnitImportResultSerializer",
     "UnitImportSerializer",
     "UnitSerializer",
@@ -20,16 +28,23 @@ __all__ = [
 ]
 
 
-class UnitSerializer(serializers.ModelSerializer):
+class UnitSerializer(ModelSerializer):
     kind = serializers.ChoiceField(choices=UnitKind.choices)
     # DRF's stubs type ``Field.parent`` (the enclosing serializer) and a field named
     # "parent" shadows it; the contract fixes the name.
-    parent = serializers.PrimaryKeyRelatedField(  # type: ignore[assignment]
+    parent = BoundedPrimaryKeyRelatedField(  # type: ignore[assignment]
         queryset=Unit.objects.all(), allow_null=True, required=False
     )
     parent_name = serializers.SerializerMethodField()
     path = serializers.SerializerMethodField()
-    descendant_count = serializers.SerializerMethodField()
+    descendant_count = serializers.SerializerMethodField(
+        help_text=_("Active units below this one (inactive ones are not counted).")
+    )
+    cascade = serializers.BooleanField(
+        write_only=True,
+        required=False,
+        help_text=_("With is_active false: deactivate it and every active unit below at once."),
+    )
     latitude = serializers.DecimalField(
         max_digits=9, decimal_places=6, allow_null=True, required=False, coerce_to_string=False
     )
@@ -48,6 +63,7 @@ class UnitSerializer(serializers.ModelSerializer):
             "level",
             "path",
             "descendant_count",
+            "cascade",
         ]
         read_only_fields = ["id", "level", "path", "parent_name", "descendant_count"]
         # Uniqueness among siblings is checked by the service with a clear message.
@@ -70,8 +86,22 @@ class UnitSerializer(serializers.ModelSerializer):
         path = self._path(obj)
         return path[-2] if len(path) > 1 else None
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if not attrs.get("cascade"):
+            attrs.pop("cascade", None)  # false says nothing: the fields are the unit's
+        elif self.instance is None or attrs.get("is_active") is not False:
+            raise serializers.ValidationError(
+                {"cascade": [_("“cascade” goes only with “is_active”: false on an existing unit.")]}
+            )
+        return attrs
+
     def get_descendant_count(self, obj: Unit) -> int:
-        return obj.descendant_total
+        """Active units below this one: the public figure (lists annotate it)."""
+        if not obj.descendant_total:
+            return 0
+        annotated = getattr(obj, "active_below", None)
+        return annotated if annotated is not None else selectors.count_below(obj)["active"]
 
 
 class UnitImportSerializer(serializers.Serializer):
@@ -87,28 +117,80 @@ class UnitImportSerializer(serializers.Serializer):
         return spreadsheets.read_upload(upload)
 
 
+class UnitImportQuerySerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField(default=False)
+
+
 class UnitImportResultSerializer(serializers.Serializer):
     created = serializers.IntegerField(help_text=_("Number of units created."))
     units = serializers.ListField(
         child=serializers.IntegerField(),
         help_text=_("Ids of the units created directly under this one."),
     )
+    changed = serializers.IntegerField(help_text=_("Number of existing units updated."))
+    changed_units = serializers.ListField(
+        child=serializers.IntegerField(), help_text=_("Ids of the units updated.")
+    )
+    unchanged = serializers.IntegerField(
+        help_text=_("Number of units the sheet names that needed no change.")
+    )
 
 
-class CategorySerializer(serializers.ModelSerializer):
+class ImportCreatedSerializer(serializers.Serializer):
+    row = serializers.IntegerField()
+    path = serializers.CharField(help_text=_("Names from the unit imported into down."))
+    kind = serializers.CharField()
+    active = serializers.BooleanField()
+
+
+class ImportChangedSerializer(serializers.Serializer):
+    row = serializers.IntegerField()
+    id = serializers.IntegerField()
+    path = serializers.CharField()
+    changes = serializers.DictField(
+        child=serializers.ListField(min_length=2, max_length=2),
+        help_text=_("Field → [old value, new value]."),
+    )
+
+
+class ImportUnchangedSerializer(serializers.Serializer):
+    row = serializers.IntegerField()
+    id = serializers.IntegerField()
+    path = serializers.CharField()
+
+
+class UnitImportPlanSerializer(serializers.Serializer):
+    created = ImportCreatedSerializer(many=True)
+    changed = ImportChangedSerializer(many=True)
+    unchanged = ImportUnchangedSerializer(many=True)
+
+
+class UnitImportPreviewSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    created = serializers.IntegerField(help_text=_("Number of units that would be created."))
+    changed = serializers.IntegerField(help_text=_("Number of units that would be updated."))
+    unchanged = serializers.IntegerField()
+    plan = UnitImportPlanSerializer()
+
+
+class CategorySerializer(ModelSerializer):
     class Meta:
         model = Category
         fields = ["code", "name", "name_en"]
 
 
-class RoleAssignmentSerializer(serializers.ModelSerializer):
-    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
-    unit = serializers.PrimaryKeyRelatedField(queryset=Unit.objects.all())
+class RoleAssignmentSerializer(ModelSerializer):
+    # Both querysets are narrowed to the caller's reach in ``__init__``: an account they do
+    # not manage and an account that does not exist get the same answer (no enumeration).
+    user = BoundedPrimaryKeyRelatedField(
+        queryset=User.objects.none(), help_text=_("An account you manage.")
+    )
+    unit = BoundedPrimaryKeyRelatedField(queryset=Unit.objects.none())
     role = serializers.ChoiceField(choices=Role.choices)
     user_name = serializers.CharField(source="user.display_name", read_only=True)
     unit_name = serializers.CharField(source="unit.name", read_only=True)
     granted_by_name = serializers.CharField(
-        source="granted_by.display_name", read_only=True, default=None
+        source="granted_by.display_name", read_only=True, default=None, allow_null=True
     )
 
     class Meta:
@@ -127,8 +209,18 @@ class RoleAssignmentSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "granted_by", "created_at"]
         validators: list[Any] = []
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        actor = getattr(request, "user", None)
+        if actor is not None:
+            user_field = cast(serializers.PrimaryKeyRelatedField, self.fields["user"])
+            user_field.queryset = manageable_accounts(actor)
+            unit_field = cast(serializers.PrimaryKeyRelatedField, self.fields["unit"])
+            unit_field.queryset = selectors.units_visible(actor)
 
-class UserRoleSerializer(serializers.ModelSerializer):
+
+class UserRoleSerializer(ModelSerializer):
     unit_name = serializers.CharField(source="unit.name", read_only=True)
 
     class Meta:
@@ -136,16 +228,33 @@ class UserRoleSerializer(serializers.ModelSerializer):
         fields = ["id", "unit", "unit_name", "role"]
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(ModelSerializer):
     phone = serializers.CharField(
         write_only=True, required=False, allow_blank=True, help_text=_("11-digit mobile number")
     )
     phone_masked = serializers.CharField(read_only=True)
     password = serializers.CharField(
-        write_only=True, required=False, style={"input_type": "password"}, trim_whitespace=False
+        write_only=True,
+        required=False,
+        style={"input_type": "password"},
+        trim_whitespace=False,
+        help_text=_(
+            "Setting another person's password ends their sessions and deletes their API "
+            "token. Your own needs `old_password`."
+        ),
+    )
+    old_password = serializers.CharField(
+        write_only=True,
+        required=False,
+        style={"input_type": "password"},
+        trim_whitespace=False,
+        help_text=_("Your current password: required to change your own password."),
+    )
+    manageable = serializers.SerializerMethodField(
+        help_text=_("Whether you may edit this account (reset its password, disable it).")
     )
     roles = UserRoleSerializer(source="role_assignments", many=True, read_only=True)
-    unit = serializers.PrimaryKeyRelatedField(
+    unit = BoundedPrimaryKeyRelatedField(
         queryset=Unit.objects.all(),
         write_only=True,
         required=False,
@@ -162,7 +271,9 @@ class UserSerializer(serializers.ModelSerializer):
             "phone",
             "phone_masked",
             "password",
+            "old_password",
             "is_active",
+            "manageable",
             "roles",
             "unit",
             "role",
@@ -171,6 +282,13 @@ class UserSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "date_joined", "last_login"]
         extra_kwargs: dict[str, dict[str, Any]] = {"username": {"validators": []}}
+
+    def get_manageable(self, obj: User) -> bool:
+        annotated = getattr(obj, "is_manageable", None)
+        if annotated is not None:
+            return bool(annotated)
+        request = self.context.get("request")
+        return may_manage_account(getattr(request, "user", None), obj)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if self.instance is None and not attrs.get("password"):
@@ -255,3 +373,57 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
+    expires = serializers.DateTimeField(help_text="After this the token answers 401.")
+
+
+class AuditChangeSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text=_("The key as stored, e.g. name or units."))
+    # A serializer is a field, whose ``label`` this shadows; DRF moves declared fields out
+    # of the class, so only the type checker sees the clash.
+    label = serializers.CharField(  # type: ignore[assignment]
+        help_text=_("What the key means, in the caller's language.")
+    )
+    old = serializers.CharField(
+        allow_null=True, help_text=_("The value before, as text; null when nothing was before.")
+    )
+    new = serializers.CharField(help_text=_("The value after, as text."))
+    text = serializers.CharField(help_text=_("The whole line, as the audit pages show it."))
+
+
+class AuditEntrySerializer(ModelSerializer):
+    action_display = serializers.CharField(source="get_action_display", read_only=True)
+    actor_name = serializers.CharField(source="actor.display_name", read_only=True, default=None)
+    unit_name = serializers.CharField(source="unit.name", read_only=True, default=None)
+    object = serializers.CharField(
+        source="object_repr", read_only=True, help_text=_("What was acted on, as it was named.")
+    )
+    changes = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuditEntry
+        fields = [
+            "id",
+            "at",
+            "action",
+            "action_display",
+            "actor",
+            "actor_name",
+            "unit",
+            "unit_name",
+            "object",
+            "changes",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(AuditChangeSerializer(many=True))
+    def get_changes(self, obj: AuditEntry) -> list[dict[str, Any]]:
+        return [
+            {
+                "field": line.field,
+                "label": line.label,
+                "old": line.old if line.is_change else None,
+                "new": line.new,
+                "text": str(line),
+            }
+            for line in describe(obj)
+        ]

@@ -186,7 +186,7 @@ def test_grants_are_read_once_per_user_object(world: World, django_assert_num_qu
 
 
 def test_a_new_grant_takes_effect_on_the_granted_user_object(world: World):
-    user = world.no_role
+    user = world.recruit
     assert not can(user, Action.VIEW, world.town2)  # grants now cached (empty)
     services.role_grant(actor=world.coordinator, user=user, unit=world.town2, role=Role.MANAGER)
     assert can(user, Action.VIEW, world.town2)

@@ -316,12 +316,12 @@ def test_superuser_may_delete_a_root(world: World):
 
 def test_grant_gives_the_user_the_subtree(world: World):
     assignment = services.role_grant(
-        actor=world.coordinator, user=world.no_role, unit=world.town2, role=Role.MANAGER
+        actor=world.coordinator, user=world.recruit, unit=world.town2, role=Role.MANAGER
     )
     assert assignment.granted_by == world.coordinator
     entry = last_audit()
     assert (entry.action, entry.unit) == (AuditAction.ROLE_GRANTED, world.town2)
-    assert entry.changes == {"user": "norole", "role": "manager"}
+    assert entry.changes == {"user": "recruit", "role": "manager"}
 
 
 @pytest.mark.parametrize(
@@ -343,9 +343,9 @@ def test_only_a_coordinator_at_or_above_the_unit_grants(world: World, who: str, 
 
 def test_a_coordinator_may_grant_on_their_own_unit(world: World):
     services.role_grant(
-        actor=world.coordinator, user=world.no_role, unit=world.centre, role=Role.COORDINATOR
+        actor=world.coordinator, user=world.recruit, unit=world.centre, role=Role.COORDINATOR
     )
-    assert RoleAssignment.objects.filter(user=world.no_role, unit=world.centre).exists()
+    assert RoleAssignment.objects.filter(user=world.recruit, unit=world.centre).exists()
 
 
 def test_the_same_grant_twice_is_refused(world: World):
@@ -357,11 +357,11 @@ def test_the_same_grant_twice_is_refused(world: World):
 
 
 def test_a_disabled_account_gets_no_role(world: World):
-    world.no_role.is_active = False
-    world.no_role.save()
+    world.recruit.is_active = False
+    world.recruit.save()
     with pytest.raises(ValidationFailed) as caught:
         services.role_grant(
-            actor=world.coordinator, user=world.no_role, unit=world.town, role="manager"
+            actor=world.coordinator, user=world.recruit, unit=world.town, role="manager"
         )
     assert caught.value.code == "user_inactive"
 

@@ -53,6 +53,24 @@ EN_HEADERS = [
     "Latitude",
     "Longitude",
 ]
+
+
+def _labels(language: str) -> tuple[str, str, str, str]:
+    """The ID and status headers and the two statuses, as the catalogs say them."""
+    with translation.override(language):
+        return (
+            translation.pgettext("spreadsheet column", "ID"),
+            translation.pgettext("spreadsheet column", "Status"),
+            translation.pgettext("unit status", "Active"),
+            translation.pgettext("unit status", "Inactive"),
+        )
+
+
+ZH_ID, ZH_STATUS, ZH_ACTIVE, ZH_INACTIVE = _labels("zh-hans")
+EN_ID, EN_STATUS, EN_ACTIVE, EN_INACTIVE = _labels("en")
+# What an export writes: the ID first, the status last.
+ZH_EXPORT = [ZH_ID, *ZH_HEADERS, ZH_STATUS]
+EN_EXPORT = [EN_ID, *EN_HEADERS, EN_STATUS]
 FIELDS = [
     "division_code",
     "address",
@@ -119,15 +137,6 @@ def zh(message: str, **values: Any) -> str:
     return text % values if values else text
 
 
-def zh_imported(count: int, name: str) -> str:
-    with translation.override("zh-hans"):
-        return translation.ngettext(
-            "%(count)d unit was imported under “%(name)s”.",
-            "%(count)d units were imported under “%(name)s”.",
-            count,
-        ) % {"count": count, "name": name}
-
-
 def shape(unit: Unit) -> list[tuple[Any, ...]]:
     """Every unit below ``unit``: its path from ``unit`` down, kind and fields, in tree order."""
     unit.refresh_from_db()
@@ -154,6 +163,25 @@ def fill_in(unit: Unit, **fields: Any) -> None:
     Unit.objects.filter(pk=unit.pk).update(**fields)
 
 
+def without_ids(content: bytes) -> bytes:
+    """An export with its ID column emptied: a copy of the units, to import elsewhere."""
+    workbook = load_workbook(BytesIO(content))
+    for (cell,) in workbook.worksheets[0].iter_rows(min_row=2, max_col=1):
+        cell.value = None
+    buffer = BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def import_through_pages(client: Any, unit: Unit, content: bytes) -> Any:
+    """Upload on the import page, then confirm the preview; the final page's response."""
+    preview = client.post(import_url(unit), {"file": upload(content)}, follow=True)
+    assert preview.status_code == 200, preview.content[:2000]
+    job = preview.context["job"]
+    assert preview.redirect_chain == [(f"/units/{unit.pk}/import/{job.pk}/", 302)]
+    return client.post(reverse("unit-import-confirm", args=[unit.pk, job.pk]), follow=True)
+
+
 # --- export ------------------------------------------------------------------------------
 
 
@@ -178,9 +206,10 @@ def test_export_page_downloads_the_units_below_in_tree_order(
     assert f"filename*=UTF-8''{quote('一镇所')}-" in disposition
     assert disposition.endswith(".xlsx")
     rows = sheet_values(response.content)
-    assert rows[0] == tuple(ZH_HEADERS)
+    assert rows[0] == tuple(ZH_EXPORT)
     assert rows[1:] == [
         (
+            world.station.pk,
             None,
             "一村站",
             "实践站",
@@ -191,9 +220,10 @@ def test_export_page_downloads_the_units_below_in_tree_order(
             "周一至周五 8:30-17:30",
             24.5149,
             117.3571,
+            ZH_ACTIVE,
         ),
-        ("一村站", "一村点", "实践点", *[None] * 7),
-        (None, "二村站", "实践站", *[None] * 7),
+        (world.point.pk, "一村站", "一村点", "实践点", *[None] * 7, ZH_ACTIVE),
+        (world.station2.pk, None, "二村站", "实践站", *[None] * 7, ZH_ACTIVE),
     ]
 
 
@@ -202,15 +232,19 @@ def test_export_speaks_the_users_language(world: World, browser_client: Any) -> 
     client.cookies["django_language"] = "en"
     response = client.get(reverse("unit-export", args=[world.town2.pk]))
     assert sheet_values(response.content) == [
-        tuple(EN_HEADERS),
-        (None, "三村站", "Practice station", *[None] * 7),
+        tuple(EN_EXPORT),
+        (world.station3.pk, None, "三村站", "Practice station", *[None] * 7, EN_ACTIVE),
     ]
 
 
-def test_export_leaves_out_inactive_units(world: World, browser_client: Any) -> None:
+def test_export_includes_inactive_units_marked(world: World, browser_client: Any) -> None:
     services.unit_set_active(actor=world.coordinator, unit=world.point, active=False)
     response = browser_client(world.coordinator).get(reverse("unit-export", args=[world.town.pk]))
-    assert [row[1] for row in sheet_values(response.content)[1:]] == ["一村站", "二村站"]
+    assert [(row[2], row[-1]) for row in sheet_values(response.content)[1:]] == [
+        ("一村站", ZH_ACTIVE),
+        ("一村点", ZH_INACTIVE),
+        ("二村站", ZH_ACTIVE),
+    ]
 
 
 def test_api_export_is_the_same_workbook_whatever_the_client_accepts(
@@ -222,7 +256,7 @@ def test_api_export_is_the_same_workbook_whatever_the_client_accepts(
         assert response.status_code == 200, (accept, response.content)
         assert response["Content-Type"] == XLSX
         assert "filename*=UTF-8''" in response["Content-Disposition"]
-        assert [row[1] for row in sheet_values(response.content)] == [
+        assert [row[2] for row in sheet_values(response.content)] == [
             "Name",
             "一村站",
             "一村点",
@@ -241,7 +275,7 @@ def test_blank_template_has_the_headers_only(world: World, browser_client: Any) 
     assert response["Content-Disposition"] == (
         f"attachment; filename=\"units-template.xlsx\"; filename*=UTF-8''{quote(name)}.xlsx"
     )
-    assert sheet_values(response.content) == [tuple(ZH_HEADERS)]
+    assert sheet_values(response.content) == [tuple(ZH_EXPORT)]
 
 
 def _county(admin: User, *, towns: int, stations: int) -> Unit:
@@ -310,23 +344,24 @@ def test_round_trip_through_the_pages(world: World, browser_client: Any) -> None
     fill_in(world.station2, division_code="350627100202", opening_hours="全天")
     client = browser_client(world.coordinator)
     content = client.get(reverse("unit-export", args=[world.town.pk])).content
-    response = client.post(import_url(world.town2), {"file": upload(content)}, follow=True)
-    assert response.redirect_chain[-1][0] == f"/units/{world.town2.pk}/"
-    assert [str(m) for m in response.context["messages"]] == [zh_imported(3, "二镇所")]
+    response = import_through_pages(client, world.town2, without_ids(content))
+    assert response.context["job"].status == "done"
+    assert response.context["job"].result["created"] == 3
     copied = [row for row in shape(world.town2) if row[0][0] != "三村站"]
     assert copied == shape(world.town)
     assert tree.tree_problems(world.centre.tree_id) == []
-    entries = AuditEntry.objects.filter(action=AuditAction.UNIT_IMPORTED).order_by("object_repr")
-    assert [(e.object_repr, e.changes, e.actor, e.unit.parent) for e in entries] == [
-        ("一村站", {"units": 2}, world.coordinator, world.town2),
-        ("二村站", {"units": 1}, world.coordinator, world.town2),
-    ]
+    entry = AuditEntry.objects.get(action=AuditAction.UNIT_IMPORTED)
+    assert (entry.unit, entry.actor, entry.changes) == (
+        world.town2,
+        world.coordinator,
+        {"created": 3, "changed": 0, "unchanged": 0},
+    )
 
 
 def test_round_trip_of_a_county_through_the_api(world: World, api: Api) -> None:
     fill_in(world.town, division_code="350627100", contact_name="陈建华")
     client = api(world.superuser)
-    content = client.get(api_export_url(world.centre)).content
+    content = without_ids(client.get(api_export_url(world.centre)).content)
     response = post_api(client, world.other_centre, content)
     assert response.status_code == 201, response.content
     body = response.json()
@@ -349,7 +384,7 @@ def test_units_of_the_same_name_in_different_places_keep_their_own_children(
         )
         services.unit_create(actor=world.superuser, parent=station, name=point, kind=UnitKind.POINT)
     client = api(world.superuser)
-    content = client.get(api_export_url(world.centre)).content
+    content = without_ids(client.get(api_export_url(world.centre)).content)
     assert post_api(client, world.other_centre, content).status_code == 201
     copied = Unit.objects.filter(tree_id=world.other_centre.tree_id, name="东村站")
     assert sorted((s.parent.name, s.get_children().get().name) for s in copied) == [
@@ -632,19 +667,33 @@ def test_import_page_explains_the_sheet(world: World, browser_client: Any) -> No
     assert "Practice station" in html  # the other language's names are accepted too
 
 
-def test_import_page_creates_the_units_and_says_how_many(world: World, browser_client: Any) -> None:
+def test_import_page_previews_then_creates_the_units_and_says_how_many(
+    world: World, browser_client: Any
+) -> None:
     content = xlsx([None, "四村站", "实践站"], ["四村站", "四村点", "实践点"])
-    response = browser_client(world.town_manager).post(
-        import_url(world.town), {"file": upload(content)}, follow=True
-    )
-    assert response.redirect_chain == [(f"/units/{world.town.pk}/", 302)]
-    assert [str(m) for m in response.context["messages"]] == [zh_imported(2, "一镇所")]
+    client = browser_client(world.town_manager)
+    preview = client.post(import_url(world.town), {"file": upload(content)}, follow=True)
+    html = preview.content.decode()
+    assert "一镇所" in html and "四村站 / 四村点" in html.split('id="import-created"')[1]
+    assert not Unit.objects.filter(name="四村站").exists()  # nothing before the confirmation
+    job = preview.context["job"]
+    done = client.post(reverse("unit-import-confirm", args=[world.town.pk, job.pk]), follow=True)
+    assert done.redirect_chain == [(f"/units/{world.town.pk}/import/{job.pk}/", 302)]
+    assert 'id="import-done"' in done.content.decode()
+    assert done.context["job"].result == {
+        "created": 2,
+        "units": [Unit.objects.get(name="四村站").pk],
+        "changed": 0,
+        "changed_units": [],
+        "unchanged": 0,
+    }
     assert Unit.objects.get(name="四村点").parent == Unit.objects.get(name="四村站")
     entry = AuditEntry.objects.get(action=AuditAction.UNIT_IMPORTED)
-    assert (entry.object_repr, entry.actor, entry.changes) == (
-        "四村站",
+    assert (entry.unit, entry.object_repr, entry.actor, entry.changes) == (
+        world.town,
+        "一镇所",
         world.town_manager,
-        {"units": 2},
+        {"created": 2, "changed": 0, "unchanged": 0},
     )
 
 

@@ -16,7 +16,10 @@ untimed warm-up run under ``CaptureQueriesContext``):
    in the database, a new root whose name sorts first (django-mptt renumbers the
    ``tree_id`` of every tree after it) or last;
 3. the public pages and the API list, anonymously, through ``django.test.Client``;
-4. a hello-world view through the same client and middleware: the floor of any request.
+4. a hello-world view through the same client and middleware: the floor of any request;
+5. spreadsheet uploads: the worst one — a sheet bomb, a small file whose sheet holds a
+   million rows with one cell in the last column — read until it is refused, and a sheet
+   of 5,000 units read and planned (``services.unit_import_plan``, nothing written).
 
 Settings are the ones ``manage.py`` runs with, but with ``DEBUG`` off (no query log). On
 PostgreSQL the unit table is vacuumed, untimed, before every timed write and analyzed
@@ -35,9 +38,11 @@ import statistics
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -56,7 +61,9 @@ from django.test.utils import (
 from django.urls import path
 from django.utils import timezone
 
-from practice import services
+from portal import xlsx
+from portal.errors import ValidationFailed
+from practice import services, spreadsheets
 from practice.choices import UnitKind
 from practice.demo import county_spec
 from practice.models import Unit, User
@@ -198,6 +205,7 @@ class Bench:
         # position → (institute, station name) of the province's station inserts.
         self.shift_cases: dict[str, tuple[Unit, str]] = {}
         self.client = Client()
+        self.county: Unit | None = None
         self.actor = User.objects.create_superuser(username="bench", email="", password=None)
 
     # --- measuring -----------------------------------------------------------------------
@@ -375,6 +383,7 @@ class Bench:
     def run_county(self) -> None:
         self.write("County: one Nanjing-shaped county as its own tree")
         elapsed, county = self._timed(lambda: self._import(None, COUNTY_NAME, "350627", 350627))
+        self.county = county
         self.builds["county"] = elapsed
         self.sizes["county"] = Unit.objects.filter(tree_id=county.tree_id).count()
         self.write(f"  built {self.sizes['county']} units in {elapsed:.0f} ms")
@@ -419,6 +428,50 @@ class Bench:
         self.write("Ceiling: a hello-world view through the same client and middleware")
         with override_settings(ROOT_URLCONF=__name__):
             self.get("hello", "GET hello world", "/hello/")
+
+    def run_imports(self, county: Unit) -> None:
+        """Time the worst upload (refused) and a full sheet of units (read and planned)."""
+        self.write("Uploads: the sheet bomb, and a sheet of 5,000 units")
+        bomb = _sheet_bomb(SHEET_BOMB_ROWS)
+        bomb_read = Measurement(
+            "upload.sheet_bomb",
+            f"read a sheet bomb ({SHEET_BOMB_ROWS:,} rows, {len(bomb) // 1024} KB)",
+        )
+        for _ in range(self.repeat):
+            elapsed, message = self._timed(lambda: _refusal(bomb))
+            bomb_read.samples_ms.append(elapsed)
+        bomb_read.info["detail"] = message[:60]
+        self._store(bomb_read)
+
+        county.refresh_from_db()  # new roots sorting first have renumbered the trees
+        institute = Unit.objects.within(county).filter(kind=UnitKind.INSTITUTE).first()
+        if institute is None:
+            raise CommandError("The bench county has no institutes.")
+        header = [str(column.label) for column in spreadsheets.COLUMNS]
+        rows = [
+            [
+                {"name": f"基准导入站{i:05d}", "kind": "station"}.get(c.key)
+                for c in spreadsheets.COLUMNS
+            ]
+            for i in range(spreadsheets.MAX_ROWS)
+        ]
+        sheet = xlsx.write_workbook(title="bench", headers=header, rows=rows)
+        full = Measurement(
+            "upload.units_5000",
+            f"read and plan {spreadsheets.MAX_ROWS:,} units ({len(sheet) // 1024} KB)",
+        )
+
+        def read_and_plan() -> int:
+            parsed = spreadsheets.read_rows(BytesIO(sheet))
+            plan = services.unit_import_plan(actor=self.actor, parent=institute, rows=parsed)
+            return len(plan.created)
+
+        full.queries, _sql, created = self._captured(read_and_plan)
+        for _ in range(min(self.repeat, 3)):
+            elapsed, created = self._timed(read_and_plan)
+            full.samples_ms.append(elapsed)
+        full.info["detail"] = f"{created} to create"
+        self._store(full)
 
     def _plan(self, sql: str) -> list[str]:
         with connection.cursor() as cursor:
@@ -529,6 +582,53 @@ class Bench:
         }
 
 
+SHEET_BOMB_ROWS = 1_000_000
+
+
+def _sheet_bomb(rows: int) -> bytes:
+    """A header and ``rows`` rows with one cell each in column XFD: ~35 MB of sheet XML
+    in a zip of ~100 KB (the shape of the upload that once took ~20 CPU-minutes)."""
+    out = BytesIO()
+    ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rels = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    package = "http://schemas.openxmlformats.org/package/2006/relationships"
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "_rels/.rels",
+            f'<Relationships xmlns="{package}"><Relationship Id="rId1" '
+            f'Type="{rels}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        archive.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{ns}" xmlns:r="{rels}"><sheets>'
+            '<sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        archive.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'<Relationships xmlns="{package}"><Relationship Id="rId1" '
+            f'Type="{rels}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
+        )
+        with archive.open("xl/worksheets/sheet1.xml", "w") as part:
+            part.write(f'<worksheet xmlns="{ns}"><sheetData>'.encode())
+            part.write(
+                b'<row><c t="inlineStr"><is><t>Name</t></is></c>'
+                b'<c t="inlineStr"><is><t>Kind</t></is></c></row>'
+            )
+            block = b'<row><c r="XFD1"><v>1</v></c></row>' * 10_000
+            for _ in range(rows // 10_000):
+                part.write(block)
+            part.write(b"</sheetData></worksheet>")
+    return out.getvalue()
+
+
+def _refusal(content: bytes) -> str:
+    try:
+        spreadsheets.read_rows(BytesIO(content))
+    except ValidationFailed as exc:
+        return str(exc.message)
+    raise CommandError("The sheet bomb was read whole.")
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -616,6 +716,8 @@ class Command(BaseCommand):
             bench.run_province()
             bench.run_hello()
             bench.run_explain()
+            if bench.county is not None:
+                bench.run_imports(bench.county)
         meta["total_seconds"] = round(time.perf_counter() - started, 1)
         self.stdout.write("")
         self.stdout.write(

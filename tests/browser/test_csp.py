@@ -1,0 +1,220 @@
+"""Every page works under the Content-Security-Policy: no violation, no script error.
+
+The policy has no 'unsafe-inline': a forgotten inline script, ``onclick=`` handler,
+``<style>`` block or ``style=`` attribute shows up here as a violation. To cover a new page,
+add it to ``PUBLIC_PAGES``, ``STAFF_PAGES`` (seen by a county coordinator) or
+``ADMIN_PAGES`` (seen by a superuser): a name for the report, a function giving its
+address from the ``world`` fixture, and the status it answers with if not 200.
+"""
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+from django.urls import reverse
+from openpyxl import Workbook
+
+from portal.models import ImportJob
+from practice.models import Unit
+from tests.conftest import World
+from tests.factories import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+class Page(NamedTuple):
+    name: str
+    address: Callable[[World], str]
+    status: int = 200
+
+
+PUBLIC_PAGES = [
+    Page("home", lambda w: reverse("home")),
+    Page("network tree", lambda w: reverse("unit-tree")),
+    Page("network search", lambda w: reverse("unit-tree") + "?q=村"),
+    Page("unit page", lambda w: reverse("unit-detail", args=[w.town.pk])),
+    Page("closed unit page", lambda w: reverse("unit-detail", args=[w.point.pk]), 410),
+    Page("poster", lambda w: reverse("unit-poster", args=[w.town.pk])),
+    Page("login", lambda w: reverse("login")),
+    Page("API docs", lambda w: reverse("api-docs")),
+]
+
+STAFF_PAGES = [
+    Page("dashboard", lambda w: reverse("dashboard")),
+    Page("unit page (staff)", lambda w: reverse("unit-detail", args=[w.town.pk])),
+    Page("inactive unit (staff)", lambda w: reverse("unit-detail", args=[w.point.pk])),
+    Page("unit edit", lambda w: reverse("unit-edit", args=[w.town.pk])),
+    Page("unit add", lambda w: reverse("unit-create", args=[w.town.pk])),
+    Page("unit move", lambda w: reverse("unit-move", args=[w.station.pk])),
+    Page("unit delete", lambda w: reverse("unit-delete", args=[w.point.pk])),
+    Page("deactivate subtree", lambda w: reverse("unit-deactivate-subtree", args=[w.town.pk])),
+    Page("unit roles", lambda w: reverse("unit-roles", args=[w.town.pk])),
+    Page("unit import", lambda w: reverse("unit-import", args=[w.town.pk])),
+    Page("unit audit log", lambda w: reverse("unit-audit", args=[w.town.pk])),
+    Page("audit log", lambda w: reverse("audit")),
+    Page("poster (staff)", lambda w: reverse("unit-poster", args=[w.town.pk])),
+    Page("users", lambda w: reverse("user-list")),
+    Page("user add", lambda w: reverse("user-create")),
+    Page("user edit", lambda w: reverse("user-edit", args=[w.town_manager.pk])),
+    Page("password change", lambda w: reverse("password-change")),
+    Page("API docs (staff)", lambda w: reverse("api-docs")),
+]
+
+ADMIN_PAGES = [
+    Page("admin index", lambda w: reverse("admin:index")),
+    Page("admin units", lambda w: reverse("admin:practice_unit_changelist")),
+    Page("admin unit", lambda w: reverse("admin:practice_unit_change", args=[w.town.pk])),
+    Page("admin users", lambda w: reverse("admin:practice_user_changelist")),
+    Page("admin roles", lambda w: reverse("admin:practice_roleassignment_changelist")),
+    Page("admin audit", lambda w: reverse("admin:practice_auditentry_changelist")),
+]
+
+# Collected by the page itself from the moment it starts, before any of its scripts run.
+WATCH_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"}`
+    + ` at ${e.sourceFile || "?"}:${e.lineNumber}: ${e.sample}`);
+});
+"""
+
+
+class Problems:
+    """Violations, console refusals and script errors seen while the browser is open."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.seen: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.seen.append(f"script error: {error}"))
+
+    def _console(self, message: Any) -> None:
+        text = message.text
+        if "Content Security Policy" in text or "Refused to" in text:
+            self.seen.append(f"console: {text}")
+
+    def visit(self, base: str, name: str, path: str, status: int = 200) -> list[str]:
+        self.seen.clear()
+        response = self.page.goto(base + path)
+        assert response is not None and response.status == status, (name, path)
+        policy = response.headers.get("content-security-policy", "")
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy, (name, policy)
+        self.page.wait_for_load_state("networkidle")
+        found = self.seen + self.page.evaluate("window.__cspViolations")
+        return [f"{name} ({path}): {problem}" for problem in found]
+
+
+def _log_in(page: Any, base: str, username: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/dashboard/")
+
+
+@pytest.fixture
+def watched(page: Any) -> Problems:
+    page.context.add_init_script(WATCH_VIOLATIONS)
+    return Problems(page)
+
+
+def test_every_page_loads_under_the_policy_without_violations(
+    world: World, live_server: Any, page: Any, watched: Problems
+) -> None:
+    base = live_server.url
+    Unit.objects.filter(pk=world.point.pk).update(is_active=False)  # a closed station
+    problems: list[str] = []
+    for visit in PUBLIC_PAGES:
+        problems += watched.visit(base, visit.name, visit.address(world), visit.status)
+    _log_in(page, base, world.coordinator.username)
+    for visit in STAFF_PAGES:
+        problems += watched.visit(base, visit.name, visit.address(world), visit.status)
+    page.context.clear_cookies()
+    _log_in(page, base, world.superuser.username)
+    for visit in ADMIN_PAGES:
+        problems += watched.visit(base, visit.name, visit.address(world), visit.status)
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_home_chart_and_the_api_docs_still_work(
+    world: World, live_server: Any, page: Any, watched: Problems
+) -> None:
+    base = live_server.url
+    assert watched.visit(base, "home", "/") == []
+    # ECharts drew the bar chart from the page's json_script data, in a static script.
+    page.wait_for_selector("#stations-chart canvas")
+    assert page.locator("#stations-chart canvas").count() >= 1
+    # Swagger UI started (its start-up script comes from the split view's ?script).
+    assert watched.visit(base, "API docs", reverse("api-docs")) == []
+    page.wait_for_selector("#swagger-ui .opblock")
+    assert page.locator("#swagger-ui .opblock").count() > 5
+
+
+def test_data_attributes_replace_the_inline_handlers(
+    world: World, live_server: Any, page: Any, watched: Problems
+) -> None:
+    base = live_server.url
+    _log_in(page, base, world.coordinator.username)
+
+    # form[data-confirm]: the browser asks; dismissed, nothing is submitted.
+    dialogs: list[str] = []
+
+    def dismiss(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    station = reverse("unit-detail", args=[world.station2.pk])
+    assert watched.visit(base, "unit page", station) == []
+    page.click("#unit-actions form[data-confirm] button[type=submit]")
+    page.wait_for_timeout(300)
+    assert len(dialogs) == 1 and "停用" in dialogs[0]
+    assert Unit.objects.get(pk=world.station2.pk).is_active
+    page.remove_listener("dialog", dismiss)
+
+    # Accepted, the form is submitted.
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_navigation():
+        page.click("#unit-actions form[data-confirm] button[type=submit]")
+    assert not Unit.objects.get(pk=world.station2.pk).is_active
+
+    # [data-print] prints the poster.
+    page.add_init_script("window.print = () => { window.__printed = true; };")
+    assert watched.visit(base, "poster", reverse("unit-poster", args=[world.station3.pk])) == []
+    page.click("[data-print]")
+    assert page.evaluate("window.__printed") is True
+
+    # select[data-autosubmit]: choosing English switches the language at once.
+    assert watched.visit(base, "dashboard", reverse("dashboard")) == []
+    with page.expect_navigation():
+        page.select_option("#language", "en")
+    assert page.locator("html").get_attribute("lang") == "en"
+
+
+def test_the_import_pages_work_under_the_policy(
+    world: World, live_server: Any, page: Any, watched: Problems, tmp_path: Path
+) -> None:
+    """Upload → preview → confirm → result, and the progress page of a waiting import."""
+    base = live_server.url
+    _log_in(page, base, world.coordinator.username)
+    workbook = Workbook()
+    workbook.active.append(["上级单位", "名称", "类型"])
+    workbook.active.append([None, "五村站", "实践站"])
+    workbook.save(tmp_path / "units.xlsx")
+
+    assert watched.visit(base, "import", reverse("unit-import", args=[world.town2.pk])) == []
+    page.set_input_files("#id_file", str(tmp_path / "units.xlsx"))
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    preview = page.url.removeprefix(base)
+    assert watched.visit(base, "import preview", preview) == []
+    assert page.locator("#import-created").count() == 1
+    with page.expect_navigation():
+        page.click("#import-confirm button[type=submit]")
+    assert watched.visit(base, "import result", page.url.removeprefix(base)) == []
+    assert Unit.objects.filter(name="五村站", parent=world.town2).exists()
+
+    ImportJob.objects.update(status=ImportJob.Status.QUEUED)
+    assert watched.visit(base, "import progress", preview) == []
+    assert page.locator("#import-progress").count() == 1
