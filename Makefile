@@ -48,6 +48,8 @@ check-deploy: $(STAMP)
 	FIELD_ENCRYPTION_KEY=$${FIELD_ENCRYPTION_KEY:-$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')} \
 	ALLOWED_HOSTS=$${ALLOWED_HOSTS:-portal.example.gov.cn} $(PY) manage.py check --deploy --fail-level WARNING
 
+# All sections (docs/performance.md); the load section needs ApacheBench (apache2-utils)
+# and takes a few minutes. A part only: BENCH_ARGS="--sections tree,reads,uploads".
 bench: migrate
 	$(PY) manage.py bench $(BENCH_ARGS)
 

@@ -43,7 +43,7 @@ class ApplicationErrorMiddleware:
 class LanguageMiddleware:
     """Simplified Chinese unless the user picked another language with the header switch.
 
-    The switch (Django's ``set_language``) stores the choice in a cookie. Pages ignore the
+    The switch (``portal.views.set_language``) stores the choice in a cookie. Pages ignore the
     browser's Accept-Language — many phones in China are set to English while their owners
     expect the portal in Chinese; API clients may still ask for a language with it.
     """

@@ -7,7 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 import portal.converters  # noqa: F401 - registers the "id" path converter first
-from portal.views import PasswordChangeView
+from portal.views import PasswordChangeView, set_language
 
 urlpatterns = [
     path("", include("practice.urls")),
@@ -18,7 +18,8 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", PasswordChangeView.as_view(), name="password-change"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # A GET form (no CSRF token in the cached public pages), where Django's POST view was.
+    path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("practice.api.urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

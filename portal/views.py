@@ -1,15 +1,51 @@
-"""Account pages shared by every kind of user."""
+"""Account pages shared by every kind of user; the language switch."""
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
 
-__all__ = ["PasswordChangeView"]
+__all__ = ["PasswordChangeView", "set_language"]
+
+
+@require_GET
+@never_cache
+def set_language(request: HttpRequest) -> HttpResponse:
+    """The header's language switch: ``?language=en&next=/units/`` stores the choice in the
+    language cookie (read by ``portal.middleware.LanguageMiddleware``) and goes back to
+    ``next``, a local address only.
+
+    A GET form rather than Django's POST view: the switch is on every page, and a POST
+    form would put the visitor's CSRF token into the public pages, which are cached and
+    served to everyone (``portal.cache``). Choosing a language changes no data.
+    """
+    language = request.GET.get("language", "")
+    next_url = request.GET.get("next", "")
+    if not (
+        next_url.startswith("/") and url_has_allowed_host_and_scheme(next_url, allowed_hosts=None)
+    ):
+        next_url = "/"
+    response = HttpResponseRedirect(next_url)
+    if language in dict(settings.LANGUAGES):
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            path=settings.LANGUAGE_COOKIE_PATH,
+            domain=settings.LANGUAGE_COOKIE_DOMAIN,
+            secure=settings.LANGUAGE_COOKIE_SECURE,
+            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        )
+    return response
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

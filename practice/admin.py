@@ -4,11 +4,14 @@ from typing import Any, cast
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from mptt.admin import MPTTModelAdmin
+
+from portal.cache import NETWORK, bump_on_commit
 
 from . import services
 from .models import UNIT_EDITABLE_FIELDS, AuditEntry, Category, RoleAssignment, Unit, User
@@ -97,8 +100,23 @@ class RoleAssignmentAdmin(admin.ModelAdmin):
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
+    """The service platforms have no service module: the admin is their one writer, and
+    the home page shows them, so every change invalidates the cached public pages."""
+
     list_display = ["code", "name", "name_en", "sort_order", "is_active"]
     list_editable = ["sort_order", "is_active"]
+
+    def save_model(self, request: HttpRequest, obj: Category, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        bump_on_commit(NETWORK)
+
+    def delete_model(self, request: HttpRequest, obj: Category) -> None:
+        super().delete_model(request, obj)
+        bump_on_commit(NETWORK)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Category]) -> None:
+        super().delete_queryset(request, queryset)
+        bump_on_commit(NETWORK)
 
 
 @admin.register(AuditEntry)

@@ -197,7 +197,19 @@ class Unit(MPTTModel):
             # mptt itself indexes (tree_id, lft); this one serves the rght side of the OR,
             # so the shift reads only the rows it rewrites instead of the whole tree.
             models.Index(fields=["tree_id", "rght"], name="unit_tree_rght_idx"),
-            models.Index(fields=["kind"], name="unit_kind_idx"),
+            # The list filters, each read in tree order from its index (a page of them costs
+            # its own rows): by kind; the top-level units (``level=0``) and the global tree's
+            # levels; the few inactive units staff list. The (tree_id, lft) ranges of subtrees
+            # use mptt's index, the parent filter the foreign key's. PostgreSQL also has a
+            # trigram index for the name search (migration 0004: not expressible here).
+            models.Index(fields=["kind", "tree_id", "lft"], name="unit_kind_tree_idx"),
+            models.Index(fields=["level", "tree_id"], name="unit_level_tree_idx"),
+            # (rght too: mptt adds its own (tree_id, lft) index unless one has these fields.)
+            models.Index(
+                fields=["tree_id", "lft", "rght"],
+                condition=Q(is_active=False),
+                name="unit_inactive_idx",
+            ),
         ]
 
     def __str__(self) -> str:

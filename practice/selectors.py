@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
@@ -23,7 +24,6 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Cast, Coalesce
-from mptt.utils import get_cached_trees
 
 from .choices import Role, UnitKind
 from .models import UNIT_EDITABLE_FIELDS, AuditEntry, Category, RoleAssignment, Unit, User
@@ -45,8 +45,8 @@ __all__ = [
     "network_counts",
     "open_places_near",
     "role_assignments_for",
-    "root_count",
     "roots_with_counts",
+    "tree_rows",
     "unit_ancestors",
     "unit_paths",
     "unit_stats",
@@ -55,6 +55,7 @@ __all__ = [
     "units_visible",
     "user_grants",
     "users_in_scope",
+    "visible_roots",
 ]
 
 
@@ -63,11 +64,18 @@ def units_visible(user: Any) -> QuerySet[Unit]:
     return Unit.objects.visible_to(user)
 
 
-def network_counts(*, within: Unit | None = None) -> dict[str, int]:
-    """Active units per kind — over everything, or over one subtree (excluding its top)."""
+def network_counts(
+    *, within: Unit | None = None, trees: Sequence[int] | None = None
+) -> dict[str, int]:
+    """Active units per kind — over one subtree (excluding its top), over whole trees
+    (``trees``: tree ids; read through the ``(tree_id, lft)`` index), or, with neither,
+    over everything (an index-only count of every active unit: the home page reads it
+    through ``portal.cache.versioned_value``, so once per write, not per request)."""
     qs = Unit.objects.filter(is_active=True)
     if within is not None:
         qs = qs.within(within, include_self=False)
+    if trees is not None:
+        qs = qs.filter(tree_id__in=trees)
     counts = Counter(
         dict(qs.order_by().values_list("kind").annotate(n=Count("pk")).values_list("kind", "n"))
     )
@@ -114,17 +122,21 @@ def mark_inactive_below(user: Any, units: Iterable[Unit]) -> None:
         unit.inactive_below = hidden if hidden and can(user, Action.VIEW, unit) else 0
 
 
-def root_count() -> int:
-    return Unit.objects.filter(parent=None, is_active=True).count()
+def visible_roots(user: Any) -> QuerySet[Unit]:
+    """The top-level units the user sees, in name order (= ``tree_id`` order): read in
+    order from the ``(level, tree_id)`` index, so a page of them costs its own rows."""
+    return units_visible(user).filter(level=0).order_by("tree_id")
 
 
-def roots_with_counts() -> list[Unit]:
-    """Active top-level units, each with ``station_count`` (one query)."""
-    return list(
-        Unit.objects.filter(parent=None, is_active=True)
+def roots_with_counts(*, limit: int) -> tuple[list[Unit], bool]:
+    """The first ``limit`` active top-level units, each with ``station_count`` (counted
+    over its own tree's range), and whether more follow (one query)."""
+    roots = list(
+        Unit.objects.filter(level=0, is_active=True)
         .annotate(station_count=_station_count())
-        .order_by("tree_id")
+        .order_by("tree_id")[: limit + 1]
     )
+    return roots[:limit], len(roots) > limit
 
 
 def children_with_counts(
@@ -245,24 +257,61 @@ def closed_unit_context(unit: Unit) -> dict[str, Any]:
     return {"unit": unit, "parent": parent, "places": open_places_near(unit, parent=parent)}
 
 
-def unit_subtree(user: Any, *, top: Unit | None, depth: int) -> list[Unit]:
-    """Visible units from ``top`` (or every root) down ``depth`` levels, as cached trees.
+def unit_subtree(user: Any, *, top: Unit | None, depth: int, trees: Any = None) -> list[Unit]:
+    """Visible units from ``top`` down ``depth`` levels — or, with ``top`` None, from the
+    roots of ``trees`` (tree ids: a list or a ``values_list`` queryset, e.g. a page of
+    :func:`visible_roots`) — in tree order (``tree_id``, ``lft``): one query, each range
+    read through the ``(tree_id, lft)`` index.
 
-    One query; each returned node answers ``get_children()`` from memory. The visible set
-    is closed under ancestors (an inactive unit never has active sub-units), so no visible
-    node is cut off from its parent. Each node carries ``active_below`` (the public figure)
-    and ``inactive_below`` (staff in scope only, see :func:`mark_inactive_below`).
+    The visible set is closed under ancestors (an inactive unit never has active
+    sub-units), so no visible node is cut off from its parent. Each node carries
+    ``active_below`` (the public figure) and ``inactive_below`` (staff in scope only, see
+    :func:`mark_inactive_below`). :func:`tree_rows` lays the list out for a page.
     """
     qs = units_visible(user).order_by("tree_id", "lft")
     if top is None:
-        qs = qs.filter(level__lte=depth)
+        qs = qs.filter(tree_id__in=trees if trees is not None else [], level__lte=depth)
     else:
         qs = qs.filter(
             tree_id=top.tree_id, lft__gte=top.lft, lft__lte=top.rght, level__lte=top.level + depth
         )
     nodes = list(qs.annotate(active_below=active_below()))
     mark_inactive_below(user, nodes)
-    return get_cached_trees(nodes)
+    return nodes
+
+
+@dataclass(frozen=True, slots=True)
+class TreeRow:
+    """One unit of a tree page, in document order: ``closes`` nested lists end before it
+    (the template repeats ``</ul></details></li>`` that often), ``has_children`` says
+    whether its sub-units follow (rendered as an expandable ``<details>``, ``is_open``
+    showing them at once) or it is a leaf."""
+
+    unit: Unit
+    closes: range
+    has_children: bool
+    is_open: bool
+
+
+def tree_rows(nodes: Sequence[Unit], *, open_below: int) -> tuple[list[TreeRow], range]:
+    """Lay out ``nodes`` (tree order, as :func:`unit_subtree` returns them) as the rows of
+    nested lists, in one pass and without a query: the rows and the lists still open at the
+    end (to close after the last row). Units above level ``open_below`` start open."""
+    rows: list[TreeRow] = []
+    open_levels: list[int] = []  # the levels of the units whose list of sub-units is open
+    for index, unit in enumerate(nodes):
+        closes = 0
+        while open_levels and open_levels[-1] >= unit.level:
+            open_levels.pop()
+            closes += 1
+        after = nodes[index + 1] if index + 1 < len(nodes) else None
+        has_children = (
+            after is not None and after.tree_id == unit.tree_id and after.level > unit.level
+        )
+        if has_children:
+            open_levels.append(unit.level)
+        rows.append(TreeRow(unit, range(closes), has_children, unit.level < open_below))
+    return rows, range(len(open_levels))
 
 
 # What a spreadsheet row of a unit needs (see practice.spreadsheets.COLUMNS).

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
+from portal.cache import NETWORK, bump_on_commit
 from portal.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from portal.validators import normalize_mobile, validate_mobile
 
@@ -169,6 +170,7 @@ def unit_create(*, actor: User, parent: Unit | None, **fields: Any) -> Unit:
         unit = Unit(parent=parent, **fields)
         _validated_unit(unit)
         unit.save()
+        bump_on_commit(NETWORK)
         _audit(
             actor=actor,
             action=AuditAction.UNIT_CREATED,
@@ -230,6 +232,7 @@ def unit_update(*, actor: User, unit: Unit, data: Mapping[str, Any]) -> Unit:
             _check_kind_change(fresh, fresh.kind)
         _validated_unit(fresh)
         fresh.save()
+        bump_on_commit(NETWORK)
         _audit(
             actor=actor,
             action=AuditAction.UNIT_CHANGED,
@@ -267,6 +270,7 @@ def unit_move(*, actor: User, unit: Unit, parent: Unit | None) -> Unit:
                 fresh.save()
         except IntegrityError as exc:  # e.g. a sibling of the same name won a race
             raise _fail("parent", _("A unit with this name already exists there.")) from exc
+        bump_on_commit(NETWORK)
         forget_grants(actor)
         _audit(
             actor=actor,
@@ -299,6 +303,7 @@ def unit_set_active(*, actor: User, unit: Unit, active: bool) -> Unit:
             )
         fresh.is_active = active
         fresh.save(update_fields=["is_active", "updated_at"])
+        bump_on_commit(NETWORK)
         _audit(
             actor=actor,
             action=AuditAction.UNIT_REACTIVATED if active else AuditAction.UNIT_DEACTIVATED,
@@ -338,6 +343,7 @@ def unit_deactivate_subtree(*, actor: User, unit: Unit, expected: int | None = N
                 code="count_changed",
             )
         if count:
+            bump_on_commit(NETWORK)
             _audit(
                 actor=actor,
                 action=AuditAction.UNIT_DEACTIVATED,
@@ -375,6 +381,7 @@ def unit_delete(*, actor: User, unit: Unit) -> None:
                 % {"name": name},
                 code="has_records",
             ) from exc
+        bump_on_commit(NETWORK)
         _audit(actor=actor, action=AuditAction.UNIT_DELETED, unit=parent, object_repr=name)
 
 
@@ -405,6 +412,7 @@ def unit_import_tree(*, actor: User, parent: Unit | None, spec: tree.NodeSpec) -
             raise _fail("name", _("A top-level unit with this name already exists."))
         nodes = tree.build_nodes(spec, tree_id=tree.new_tree_id(spec.fields["name"]))
         tree.insert_nodes(nodes)
+        bump_on_commit(NETWORK)
         _audit(
             actor=actor,
             action=AuditAction.UNIT_IMPORTED,
@@ -491,6 +499,8 @@ def unit_import_apply(
             changed = _write_changes(plan)
             report(len(changed), total)
             created = _write_new(plan)
+            if changed or created:
+                bump_on_commit(NETWORK)
             report(total, total)
             result = ImportResult(
                 parent_id=fresh.pk, created=created, changed=changed, unchanged=unchanged
@@ -920,6 +930,7 @@ def _import_under(
             fresh = tree.locked_units(parent.pk)[parent.pk]
             _require_active_parent(fresh)
             nodes = tree.insert_children(fresh, specs)
+            bump_on_commit(NETWORK)
             _audit(
                 actor=actor,
                 action=AuditAction.UNIT_IMPORTED,

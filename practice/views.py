@@ -8,7 +8,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest
-from django.core.paginator import Paginator
 from django.forms import BaseForm
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,9 +18,11 @@ from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from portal import imports
+from portal.cache import NETWORK, cache_public_page, versioned_value
 from portal.errors import Conflict, PermissionDenied, ValidationFailed
 from portal.http import AuthenticatedRequest, attachment
 from portal.models import ImportJob
+from portal.pagination import paginate, query_without_page
 from portal.xlsx import XLSX_CONTENT_TYPE, write_workbook
 
 from . import audit, selectors, services, spreadsheets
@@ -46,6 +47,14 @@ from .permissions import (
     require_manages_account,
 )
 from .qr import qr_svg
+
+# Top-level units per page of the tree page (each shown with its sub-units), units per page
+# of its search results, and top-level units the home page lists with their figures.
+TREE_ROOTS_PER_PAGE = 50
+# Above this many top-level trees their lists start closed: a page is then a list of names.
+TREE_ROOTS_OPEN = 10
+SEARCH_PER_PAGE = 50
+HOME_ROOTS = 20
 
 
 def _tree_depth(top: Unit | None, roots: int) -> int:
@@ -76,9 +85,13 @@ def _staff_unit(request: HttpRequest, pk: int, action: Action) -> Unit:
 # --- public pages ------------------------------------------------------------------------
 
 
+@cache_public_page(NETWORK)
 def home(request: HttpRequest) -> HttpResponse:
-    counts = selectors.network_counts()
-    roots = selectors.roots_with_counts()
+    # The first HOME_ROOTS trees are listed, whatever the size of the database. The figures
+    # are the whole network's: counted once after each write (one index-only count), then
+    # read from the cache under the network version, like the pages themselves.
+    roots, more = selectors.roots_with_counts(limit=HOME_ROOTS)
+    counts = versioned_value("network-counts", (NETWORK,), selectors.network_counts)
     focus = roots[0] if len(roots) == 1 else None
     if focus is not None:
         # Points hold no stations: the chart compares the units that do.
@@ -94,6 +107,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "counts": counts,
             "levels": [(k, label, counts[k]) for k, label in UnitKind.choices],
             "roots": roots,
+            "more_roots": more,
             "focus": focus,
             "chart": [{"name": u.name, "stations": u.station_count, "id": u.pk} for u in chart],
             "categories": selectors.categories(),
@@ -101,6 +115,7 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
+@cache_public_page(NETWORK)
 def unit_tree(request: HttpRequest) -> HttpResponse:
     filterset = UnitFilterSet(request.GET or None, queryset=selectors.units_visible(request.user))
     top = None
@@ -120,18 +135,40 @@ def unit_tree(request: HttpRequest) -> HttpResponse:
         "perms_root": can(request.user, Action.ADD_CHILD, None),
     }
     if searching and filterset.is_valid():
-        results = list(filterset.qs.order_by("tree_id", "lft")[:200])
+        page = paginate(request, filterset.qs.order_by("tree_id", "lft"), SEARCH_PER_PAGE)
+        results = list(page.object_list)
         paths = selectors.unit_paths(results)
         for unit in results:
             unit.path_names = paths[unit.pk]
         context["results"] = results
-    else:
-        depth = _tree_depth(top, selectors.root_count() if top is None else 1)
-        context["roots"] = selectors.unit_subtree(request.user, top=top, depth=depth)
-        context["ancestors"] = selectors.unit_ancestors(top) if top else []
+        context["page"] = page
+    elif not searching:
+        page = None
+        if top is None:
+            # Many trees share the installation: a page of them at a time, each as deep as
+            # _tree_depth says; deeper levels open on demand (``?within=``).
+            page = paginate(
+                request,
+                selectors.visible_roots(request.user).values_list("tree_id", flat=True),
+                TREE_ROOTS_PER_PAGE,
+            )
+            depth = _tree_depth(None, page.paginator.count)
+            if page.paginator.count > TREE_ROOTS_OPEN:
+                context["open_below"] = 0
+            nodes = selectors.unit_subtree(
+                request.user, top=None, depth=depth, trees=page.object_list
+            )
+        else:
+            nodes = selectors.unit_subtree(request.user, top=top, depth=_tree_depth(top, 1))
+        context["rows"], context["closing"] = selectors.tree_rows(
+            nodes, open_below=context["open_below"]
+        )
+        context["page"] = page
+    context["query"] = query_without_page(request)
     return render(request, "practice/unit_tree.html", context)
 
 
+@cache_public_page(NETWORK)
 def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     unit = get_object_or_404(Unit, pk=pk)
     user = request.user
@@ -175,6 +212,7 @@ def unit_qr(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
+@cache_public_page(NETWORK)
 def unit_poster(request: HttpRequest, pk: int) -> HttpResponse:
     """A printable A4 sheet: the unit's name, QR code, address, telephone and hours."""
     unit = get_object_or_404(selectors.units_visible(request.user), pk=pk)
@@ -643,9 +681,7 @@ def audit_log(request: AuthenticatedRequest, pk: int | None = None) -> HttpRespo
     """The audit trail, filtered and paged: a unit's subtree, or all of the user's scope."""
     unit, filterset = _audit_filterset(request, pk)
     entries = filterset.qs if filterset.is_valid() else filterset.queryset.none()
-    page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    page = paginate(request, entries, AUDIT_PAGE_SIZE)
     return render(
         request,
         "practice/audit_list.html",
@@ -660,7 +696,7 @@ def audit_log(request: AuthenticatedRequest, pk: int | None = None) -> HttpRespo
             "unit_choices": _indented(selectors.audit_unit_choices(request.user))
             if unit is None
             else [],
-            "query": query.urlencode(),
+            "query": query_without_page(request),
         },
     )
 

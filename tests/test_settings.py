@@ -35,6 +35,7 @@ SETTINGS_VARIABLES = (
     "REDIS_URL",
     "SECURE_SSL_REDIRECT",
     "SECURE_HSTS_SECONDS",
+    "CONN_MAX_AGE",
 )
 
 PRODUCTION = {
@@ -158,3 +159,37 @@ def test_the_test_run_uses_redis_exactly_when_redis_url_is_set() -> None:
     if redis_url:
         assert redis_url == settings.REDIS_URL
         assert settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
+
+
+SHOW_DATABASE = """
+import json
+import django
+django.setup()
+from django.conf import settings
+database = settings.DATABASES["default"]
+print(json.dumps([database["CONN_MAX_AGE"], database["CONN_HEALTH_CHECKS"]]))
+"""
+
+
+def database_connections(**env: str) -> list[Any]:
+    result = run(["-c", SHOW_DATABASE], **env)
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout.strip().splitlines()[-1])
+    assert isinstance(values, list)
+    return values
+
+
+def test_production_keeps_database_connections_and_checks_them() -> None:
+    """Opening a PostgreSQL connection per request cost more than a cheap page (issue 6)."""
+    assert database_connections(**PRODUCTION, REDIS_URL="") == [60, True]
+    assert database_connections(**PRODUCTION, REDIS_URL="", CONN_MAX_AGE="15") == [15, True]
+
+
+def test_elsewhere_a_connection_lasts_one_request_unless_configured() -> None:
+    base = {
+        "DJANGO_SETTINGS_MODULE": "portal.settings.base",
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+    }
+    assert database_connections(**base) == [0, True]
+    assert database_connections(**base, CONN_MAX_AGE="60") == [60, True]

@@ -99,7 +99,10 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Seconds a connection is kept for the next request (0: one per request; production keeps
+# them, see production.py); a kept connection is checked before its first use in a request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the dev server read while a write is in progress; IMMEDIATE makes
     # writers queue instead of failing with "database is locked".
@@ -117,10 +120,20 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "portal",
+            # A Redis that hangs must not hang the pages: they render without the cache.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Public pages for anonymous visitors, cached (portal/cache.py). They are invalidated
+# exactly on every write, so the lifetime only bounds memory; 0 turns the page cache off.
+PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=3600)
+PAGE_CACHE_ALIAS = "default"
+# The release deployed (e.g. its commit): cached pages of another release are never
+# served. Unset, a fingerprint of the source files stands for it; set it when several
+# servers share one Redis, so they share the cached pages too.
+PAGE_CACHE_RELEASE = env.str("RELEASE", default="")
 
 AUTH_USER_MODEL = "practice.User"
 AUTHENTICATION_BACKENDS = [

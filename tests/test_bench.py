@@ -1,0 +1,229 @@
+"""The benchmark's pieces (``portal.bench``): its hello-world view is no part of the portal,
+``ab``'s report is read right, the targets are judged right, and the whole command runs at
+a tiny size — the load section included, when ``ab`` and gunicorn are there."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client, override_settings
+from django.urls import Resolver404, resolve
+
+from portal.bench.load import (
+    AbResult,
+    LoadOptions,
+    LoadRow,
+    ab_command,
+    find_ab,
+    gunicorn_available,
+    parse_ab,
+    run_load,
+    target_verdicts,
+)
+from portal.bench.urls import HELLO_PATH
+
+AB_OUTPUT = """\
+This is ApacheBench, Version 2.3 <$Revision$>
+Benchmarking 127.0.0.1 (be patient).....done
+
+Server Software:        gunicorn
+Server Hostname:        127.0.0.1
+Server Port:            8033
+
+Document Path:          /units/
+Document Length:        Variable
+
+Concurrency Level:      8
+Time taken for tests:   5.002 seconds
+Complete requests:      478
+Failed requests:        0
+Non-2xx responses:      3
+Total transferred:      19885421 bytes
+HTML transferred:       19580656 bytes
+Requests per second:    95.56 [#/sec] (mean)
+Time per request:       83.716 [ms] (mean)
+Time per request:       10.465 [ms] (mean, across all concurrent requests)
+Transfer rate:          3882.19 [Kbytes/sec] received
+
+Connection Times (ms)
+              min  mean[+/-sd] median   max
+Connect:        0    0   0.0      0       0
+Processing:    22   83  11.2     81     123
+Waiting:       21   82  11.2     80     122
+Total:         22   83  11.2     81     123
+
+Percentage of the requests served within a certain time (ms)
+  50%     81
+  66%     85
+  75%     88
+  80%     90
+  90%     96
+  95%    101
+  98%    110
+  99%    115
+ 100%    123 (longest request)
+"""
+
+
+def test_hello_world_is_not_routable_in_the_portal(db: None) -> None:
+    assert settings.ROOT_URLCONF == "portal.urls"
+    with pytest.raises(Resolver404):
+        resolve(HELLO_PATH)
+    response = Client().get(HELLO_PATH)
+    assert response.status_code == 404
+    assert b"Hello, world" not in response.content
+
+
+@override_settings(ROOT_URLCONF="portal.bench.urls")
+def test_hello_world_answers_under_the_bench_urlconf(db: None) -> None:
+    response = Client().get(HELLO_PATH)
+    assert response.status_code == 200
+    assert response.content == b"Hello, world"
+    # The portal's own pages are still there, and its error handlers.
+    assert Client().get("/no-such-page/").status_code == 404
+
+
+def test_bench_settings_refuse_to_load_outside_a_bench_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PORTAL_BENCH_RUN", raising=False)
+    monkeypatch.delitem(sys.modules, "portal.bench.settings", raising=False)
+    with pytest.raises(ImproperlyConfigured, match="bench"):
+        importlib.import_module("portal.bench.settings")
+
+
+def test_parse_ab_reads_throughput_latency_and_failures() -> None:
+    result = parse_ab(AB_OUTPUT)
+    assert result.complete == 478
+    assert result.failed == 0
+    assert result.non_2xx == 3
+    assert result.rps == pytest.approx(95.56)
+    assert result.seconds == pytest.approx(5.002)
+    assert (result.p50, result.p95, result.longest) == (81, 101, 123)
+    assert result.mean_bytes == 19580656 // 478
+
+
+def test_parse_ab_refuses_a_report_without_figures() -> None:
+    with pytest.raises(ValueError, match="no completed requests"):
+        parse_ab("apr_socket_recv: Connection refused (111)\n")
+
+
+def test_ab_is_bounded_in_time_and_in_requests() -> None:
+    command = ab_command("ab", "http://127.0.0.1:1/", LoadOptions(seconds=3, requests=400))
+    # -t implies -n 50000; the -n after it sets the real bound.
+    assert command.index("-t") < command.index("-n")
+    assert command[command.index("-n") + 1] == "400"
+    assert command[command.index("-c") + 1] == "8"
+    assert "-C" not in command
+    with_cookie = ab_command("ab", "http://127.0.0.1:1/", LoadOptions(), cookie="sessionid=x")
+    assert with_cookie[with_cookie.index("-C") + 1] == "sessionid=x"
+
+
+def _row(size: int, mode: str, key: str, rps: float, hello: float, longest: int = 50) -> LoadRow:
+    result = AbResult(complete=100, rps=rps, percentiles={50: 10, 95: 20, 100: longest})
+    return LoadRow(size, size * 204, mode, key, f"/{key}/", result, hello_rps=hello)
+
+
+def test_target_verdicts() -> None:
+    rows = [
+        _row(1, "cached", "hello", 1500, 1500),
+        _row(1, "cached", "home", 800, 1500),  # 1/1.9: met (≥ 1/2)
+        _row(1, "uncached", "tree", 60, 1500),  # 1/25: missed (≥ 1/20)
+        _row(400, "cached", "hello", 1200, 1200),
+        _row(400, "cached", "home", 400, 1200),  # 1/3.0 against 1/1.9: 1.6×, missed
+        _row(400, "uncached", "tree", 50, 1500, longest=2400),  # 1.2×: met; 2.4 s: missed
+    ]
+    verdicts = target_verdicts(rows)
+    assert "met    cached home at 1 counties: 1/1.9 (target ≥ 1/2)" in verdicts
+    assert "MISSED uncached tree at 1 counties: 1/25.0 (target ≥ 1/20)" in verdicts
+    assert "MISSED cached home: 1/3.0 at 400 counties, 1/1.9 at 1: 1.60× (target ≤ 1.5×)" in (
+        verdicts
+    )
+    assert any(v.startswith("met    uncached tree: 1/30.0 at 400 counties") for v in verdicts)
+    assert any("a request took 2400 ms" in v for v in verdicts)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["--sections", "tree,nothing"], ["--load-sizes", "1,x"], ["--load-modes", "warm"]],
+)
+def test_command_refuses_unknown_choices(arguments: list[str]) -> None:
+    with pytest.raises(CommandError):
+        call_command("bench", *arguments)
+
+
+@pytest.mark.skipif(find_ab() is None, reason="ApacheBench (ab, apache2-utils) is not installed")
+@pytest.mark.skipif(not gunicorn_available(), reason="gunicorn is not installed")
+def test_whole_bench_at_a_tiny_size(tmp_path: Path) -> None:
+    """``manage.py bench`` end to end, in a subprocess on a SQLite file of its own (the
+    load section's servers must see the database, and the bench creates and drops its own
+    throwaway ones): one county, one province of two, a second of load per URL."""
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'unused.sqlite3'}"
+    report = tmp_path / "bench.json"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "bench",
+            "--sections",
+            "tree,reads,load",
+            "--counties",
+            "2",
+            "--repeat",
+            "1",
+            "--load-sizes",
+            "1",
+            "--load-seconds",
+            "1",
+            "--load-requests",
+            "100",
+            "--load-modes",
+            "cached,staff",
+            "--json",
+            str(report),
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    figures = json.loads(report.read_text())
+    assert figures["tree_sizes"]["county"] == 204
+    assert figures["measurements"]["county.page.tree"]["error"] is None
+    rows = {(row["mode"], row["key"]): row for row in figures["load"]["rows"]}
+    assert set(rows) == {
+        (mode, key)
+        for mode in ("cached", "staff")
+        for key in ("hello", "home", "tree", "station", "api")
+    }
+    for row in rows.values():
+        assert row["error"] is None, row
+        assert row["complete"] > 0
+        assert row["rps"] > 0
+    # Anonymous pages came from the page cache; a coordinator's are live.
+    assert rows[("cached", "home")]["page_cache"] == "hit"
+    assert rows[("staff", "home")]["page_cache"] is None
+    assert rows[("cached", "hello")]["one_in"] == 1.0
+    assert "Targets of issue 6:" in completed.stdout
+    assert not (tmp_path / "unused.sqlite3").exists()
+
+
+def test_load_section_says_when_ab_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("portal.bench.load.find_ab", lambda: None)
+    said: list[str] = []
+    assert "apache2-utils" in run_load(LoadOptions(), said.append)["skipped"]
+    assert said and said[0].startswith("LOAD SECTION SKIPPED: ApacheBench (`ab`) is not installed")
