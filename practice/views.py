@@ -60,8 +60,13 @@ HOME_ROOTS = 20
 def _tree_depth(top: Unit | None, roots: int) -> int:
     """Levels shown below the focus on the tree page: a county down to its stations (two
     levels), but only one under a region (a province has ~80 counties and ~1,000
-    institutes) and under the tops of several trees sharing the installation."""
+    institutes) and under the tops of several trees sharing the installation — none under
+    them when there are more than ``TREE_ROOTS_OPEN``: the page is then a list of the
+    tops, each opening on its own page (a page of 50 counties with their towns was 190 KB
+    and ~100 ms of CPU; see docs/performance.md)."""
     if top is None:
+        if roots > TREE_ROOTS_OPEN:
+            return 0
         return 1 if roots > 1 else 2
     return 1 if top.kind == UnitKind.REGION else 2
 
