@@ -84,6 +84,20 @@ def _audit(
     ).save()
 
 
+def _unit_written(
+    *,
+    actor: User | None,
+    action: str,
+    unit: Unit | None,
+    object_repr: str,
+    changes: Mapping[str, Any] | None = None,
+) -> None:
+    """Audit a write to the network and invalidate the public pages showing it (the page
+    cache's network version moves when — and only if — the transaction commits)."""
+    bump_on_commit(NETWORK)
+    _audit(actor=actor, action=action, unit=unit, object_repr=object_repr, changes=changes)
+
+
 def _audit_entry(
     *,
     actor: User | None,
@@ -170,8 +184,7 @@ def unit_create(*, actor: User, parent: Unit | None, **fields: Any) -> Unit:
         unit = Unit(parent=parent, **fields)
         _validated_unit(unit)
         unit.save()
-        bump_on_commit(NETWORK)
-        _audit(
+        _unit_written(
             actor=actor,
             action=AuditAction.UNIT_CREATED,
             unit=unit,
@@ -232,8 +245,7 @@ def unit_update(*, actor: User, unit: Unit, data: Mapping[str, Any]) -> Unit:
             _check_kind_change(fresh, fresh.kind)
         _validated_unit(fresh)
         fresh.save()
-        bump_on_commit(NETWORK)
-        _audit(
+        _unit_written(
             actor=actor,
             action=AuditAction.UNIT_CHANGED,
             unit=fresh,
@@ -270,9 +282,8 @@ def unit_move(*, actor: User, unit: Unit, parent: Unit | None) -> Unit:
                 fresh.save()
         except IntegrityError as exc:  # e.g. a sibling of the same name won a race
             raise _fail("parent", _("A unit with this name already exists there.")) from exc
-        bump_on_commit(NETWORK)
         forget_grants(actor)
-        _audit(
+        _unit_written(
             actor=actor,
             action=AuditAction.UNIT_MOVED,
             unit=fresh,
@@ -303,8 +314,7 @@ def unit_set_active(*, actor: User, unit: Unit, active: bool) -> Unit:
             )
         fresh.is_active = active
         fresh.save(update_fields=["is_active", "updated_at"])
-        bump_on_commit(NETWORK)
-        _audit(
+        _unit_written(
             actor=actor,
             action=AuditAction.UNIT_REACTIVATED if active else AuditAction.UNIT_DEACTIVATED,
             unit=fresh,
@@ -343,8 +353,7 @@ def unit_deactivate_subtree(*, actor: User, unit: Unit, expected: int | None = N
                 code="count_changed",
             )
         if count:
-            bump_on_commit(NETWORK)
-            _audit(
+            _unit_written(
                 actor=actor,
                 action=AuditAction.UNIT_DEACTIVATED,
                 unit=fresh,
@@ -381,8 +390,7 @@ def unit_delete(*, actor: User, unit: Unit) -> None:
                 % {"name": name},
                 code="has_records",
             ) from exc
-        bump_on_commit(NETWORK)
-        _audit(actor=actor, action=AuditAction.UNIT_DELETED, unit=parent, object_repr=name)
+        _unit_written(actor=actor, action=AuditAction.UNIT_DELETED, unit=parent, object_repr=name)
 
 
 # --- bulk imports ------------------------------------------------------------------------
@@ -412,8 +420,7 @@ def unit_import_tree(*, actor: User, parent: Unit | None, spec: tree.NodeSpec) -
             raise _fail("name", _("A top-level unit with this name already exists."))
         nodes = tree.build_nodes(spec, tree_id=tree.new_tree_id(spec.fields["name"]))
         tree.insert_nodes(nodes)
-        bump_on_commit(NETWORK)
-        _audit(
+        _unit_written(
             actor=actor,
             action=AuditAction.UNIT_IMPORTED,
             unit=nodes[0],
@@ -930,8 +937,7 @@ def _import_under(
             fresh = tree.locked_units(parent.pk)[parent.pk]
             _require_active_parent(fresh)
             nodes = tree.insert_children(fresh, specs)
-            bump_on_commit(NETWORK)
-            _audit(
+            _unit_written(
                 actor=actor,
                 action=AuditAction.UNIT_IMPORTED,
                 unit=fresh,
