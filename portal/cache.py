@@ -3,10 +3,11 @@
 A page decorated with :func:`cache_public_page` names the *namespaces* of data it shows
 (``NETWORK``: the units and the service platforms). Each namespace has a version number in
 the cache; the services that write bump it with :func:`bump_on_commit`, so the bump happens
-when — and only when — their transaction commits. A cached page's key holds the versions
-it was rendered with, so after a write no request can find the old page again: the next
-one renders and stores the new page. Nothing is deleted; old entries expire
-(``PAGE_CACHE_SECONDS``) or are evicted.
+when — and only when — their transaction commits. A cached page is stored with the versions
+it was rendered with and served only while they are still the current ones, so after a
+write no request can get the old page again: the next one renders and stores the new page
+(in the same key). The versions and the page are read in one round trip. Nothing is
+deleted; old entries expire (``PAGE_CACHE_SECONDS``) or are evicted.
 
 The key also holds the release (``PAGE_CACHE_RELEASE``, else a fingerprint of the source
 files, so a deploy never serves pages rendered by the old code), the language, the scheme
@@ -36,7 +37,7 @@ import hashlib
 import logging
 import os
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -77,16 +78,14 @@ def cache_public_page(*namespaces: str) -> Callable[[View], View]:
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not _may_use_cache(request):
                 return view(request, *args, **kwargs)
-            key = _page_key(request, namespaces)
-            if key is not None:
-                stored = _call(lambda cache: cache.get(key))
-                if stored is not None:
-                    response = _thaw(stored)
-                    response[STATUS_HEADER] = "hit"
-                    return response
+            key, versions, stored = _lookup(request, namespaces)
+            if stored is not None:
+                response = _thaw(stored)
+                response[STATUS_HEADER] = "hit"
+                return response
             response = view(request, *args, **kwargs)
-            if key is not None and _may_store(request, response):
-                frozen = _freeze(response)
+            if versions is not None and _may_store(request, response):
+                frozen = (versions, *_freeze(response))
                 _call(lambda cache: cache.set(key, frozen, _timeout()))
                 response[STATUS_HEADER] = "miss"
             return response
@@ -150,17 +149,33 @@ def _may_use_cache(request: HttpRequest) -> bool:
     return not (hasattr(request, "_messages") and len(get_messages(request)))
 
 
-def _page_key(request: HttpRequest, namespaces: Iterable[str]) -> str | None:
-    """The page's key, or ``None`` if the cache cannot be reached."""
-    versions = _versions(tuple(namespaces))
-    if versions is None:
-        return None
+def _page_key(request: HttpRequest) -> str:
+    """The page's key: everything that selects the page except the data versions, which
+    are stored with it (so a hit costs one cache round trip, not two)."""
     query = sorted(request.GET.lists(), key=lambda item: item[0])  # stable: values keep order
     query_string = urlencode(query, doseq=True)
     address = f"{request.scheme}://{request.get_host()}{request.path}?{query_string}"
     digest = hashlib.sha256(address.encode()).hexdigest()
-    version = ".".join(str(v) for v in versions)
-    return f"page:{_release()}:{version}:{get_language()}:{digest}"
+    return f"page:{_release()}:{get_language()}:{digest}"
+
+
+def _lookup(
+    request: HttpRequest, namespaces: tuple[str, ...]
+) -> tuple[str, tuple[int, ...] | None, Stored | None]:
+    """The page's key, the current versions of ``namespaces`` (``None`` if the cache
+    cannot be reached) and the stored page if it was rendered at exactly those versions
+    — all read in one ``get_many``."""
+    _retry_pending()
+    key = _page_key(request)
+    version_keys = [_version_key(ns) for ns in namespaces]
+    found = _call(lambda cache: cache.get_many([*version_keys, key]))
+    if found is None:
+        return key, None, None
+    versions = _complete_versions(found, version_keys)
+    stored = found.get(key)
+    if versions is None or stored is None or tuple(stored[0]) != versions:
+        return key, versions, None
+    return key, versions, cast(Stored, stored[1:])
 
 
 def _version_key(namespace: str) -> str:
@@ -174,6 +189,11 @@ def _versions(namespaces: tuple[str, ...]) -> tuple[int, ...] | None:
     found = _call(lambda cache: cache.get_many(keys))
     if found is None:
         return None
+    return _complete_versions(found, keys)
+
+
+def _complete_versions(found: dict[str, Any], keys: list[str]) -> tuple[int, ...] | None:
+    """The versions under ``keys`` in ``found``, starting any that do not exist yet."""
     for key in keys:
         if key not in found:
             value = _call(functools.partial(_start_version, key=key))
@@ -269,14 +289,17 @@ def _may_store(request: HttpRequest, response: HttpResponse) -> bool:
     return not cache_control & {"private", "no-store", "no-cache"}
 
 
-def _freeze(response: HttpResponse) -> tuple[int, list[tuple[str, str]], bytes]:
+Stored = tuple[int, list[tuple[str, str]], bytes]
+
+
+def _freeze(response: HttpResponse) -> Stored:
     if hasattr(response, "render") and not getattr(response, "is_rendered", True):
         response.render()
     headers = [(k, v) for k, v in response.items() if k.lower() != STATUS_HEADER.lower()]
     return response.status_code, headers, response.content
 
 
-def _thaw(stored: tuple[int, list[tuple[str, str]], bytes]) -> HttpResponse:
+def _thaw(stored: Stored) -> HttpResponse:
     status, headers, content = stored
     response = HttpResponse(content, status=status)
     for name, value in headers:

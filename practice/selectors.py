@@ -275,9 +275,14 @@ def unit_subtree(user: Any, *, top: Unit | None, depth: int, trees: Any = None) 
         qs = qs.filter(
             tree_id=top.tree_id, lft__gte=top.lft, lft__lte=top.rght, level__lte=top.level + depth
         )
-    nodes = list(qs.annotate(active_below=active_below()))
+    # Only what a row shows and the tree needs (no dates or coordinates to convert).
+    nodes = list(qs.only(*TREE_FIELDS).annotate(active_below=active_below()))
     mark_inactive_below(user, nodes)
     return nodes
+
+
+# The fields of a unit a tree row needs (and django-mptt reads when it loads one).
+TREE_FIELDS = ("name", "kind", "is_active", "parent", "tree_id", "lft", "rght", "level")
 
 
 @dataclass(frozen=True, slots=True)

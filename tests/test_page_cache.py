@@ -473,6 +473,45 @@ def test_an_anonymous_repeat_visit_runs_no_query(
         assert again.content == first.content, url
 
 
+class CountingCache:
+    """Wraps the cache, counting the operations (round trips) made through it."""
+
+    def __init__(self, inner: BaseCache) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.inner, name)
+        if name in {"get", "get_many", "set", "add", "incr", "delete", "set_many"}:
+
+            def counted(*args: Any, **kwargs: Any) -> Any:
+                self.calls.append(name)
+                return attribute(*args, **kwargs)
+
+            return counted
+        return attribute
+
+
+def test_a_hit_costs_one_cache_round_trip(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The versions and the page are read together: a hit is one ``get_many``."""
+    from django.core.cache import caches
+
+    counting = CountingCache(caches[settings.PAGE_CACHE_ALIAS])
+    monkeypatch.setattr(page_cache, "caches", {settings.PAGE_CACHE_ALIAS: counting})
+    for url in public_pages(world):
+        visitor().get(url)
+        counting.calls.clear()
+        assert visitor().get(url)["X-Page-Cache"] == HIT, url
+        assert counting.calls == ["get_many"], url
+
+
+def test_a_page_stored_at_an_older_version_is_replaced_in_place(world: World) -> None:
+    warm(["/"])
+    bump(NETWORK)
+    assert visitor().get("/")["X-Page-Cache"] == MISS
+    assert visitor().get("/")["X-Page-Cache"] == HIT
+
+
 def test_a_closed_units_page_is_cached_with_its_status(world: World) -> None:
     Unit.objects.filter(pk=world.station2.pk).update(is_active=False)
     url = f"/units/{world.station2.pk}/"
