@@ -46,6 +46,7 @@ test: $(STAMP) compilemessages lint
 check-deploy: $(STAMP)
 	DJANGO_SETTINGS_MODULE=portal.settings.production SECRET_KEY=$${SECRET_KEY:-check-deploy-$$(date +%s)-a-long-enough-random-secret-key-value} \
 	FIELD_ENCRYPTION_KEY=$${FIELD_ENCRYPTION_KEY:-$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')} \
+	PERSONAL_DATA_HASH_KEY=$${PERSONAL_DATA_HASH_KEY:-check-deploy-hash-key-$$(date +%s%N)} \
 	ALLOWED_HOSTS=$${ALLOWED_HOSTS:-portal.example.gov.cn} $(PY) manage.py check --deploy --fail-level WARNING
 
 # All sections (docs/performance.md); the load section needs ApacheBench (apache2-utils)

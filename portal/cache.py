@@ -28,6 +28,9 @@ Namespaces:
   children and counts, the home page figures for the whole network, so any unit write may
   change any public page. Bumped by ``practice.services`` (every unit write and import)
   and by the admin's category pages.
+- ``VOLUNTEERS`` — the volunteers and teams public pages count or list (a unit's teams
+  and their members, the volunteer figures of the home and unit pages). Bumped by
+  ``volunteers`` services whenever a volunteer or a team is written.
 """
 
 from __future__ import annotations
@@ -51,11 +54,19 @@ from django.utils.cache import cc_delim_re
 from django.utils.http import urlencode
 from django.utils.translation import get_language
 
-__all__ = ["NETWORK", "bump", "bump_on_commit", "cache_public_page", "versioned_value"]
+__all__ = [
+    "NETWORK",
+    "VOLUNTEERS",
+    "bump",
+    "bump_on_commit",
+    "cache_public_page",
+    "versioned_value",
+]
 
 logger = logging.getLogger(__name__)
 
 NETWORK = "network"
+VOLUNTEERS = "volunteers"
 
 # Statuses a public page may be cached with: the page, and a closed unit's 410 page.
 CACHEABLE_STATUSES = frozenset({200, 410})

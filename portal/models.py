@@ -1,12 +1,16 @@
-"""Models shared by every app: the import jobs (see :mod:`portal.imports`)."""
+"""Models shared by every app: the import jobs (see :mod:`portal.imports`), the SMS
+outbox (:mod:`portal.sms`) and one-time codes (:mod:`portal.otp`)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["ImportJob"]
+from portal.fields import EncryptedCharField
+
+__all__ = ["ImportJob", "OneTimeCode", "SmsMessage"]
 
 
 class ImportJob(models.Model):
@@ -61,3 +65,61 @@ class ImportJob(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.FAILED)
+
+
+class SmsMessage(models.Model):
+    """One text message in the outbox (:mod:`portal.sms`): written in the sender's
+    transaction, sent by a Celery task, resent by ``manage.py send_queued_sms`` when the
+    queue lost it. The number and the text are stored encrypted (a text may hold a code).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    phone = EncryptedCharField(_("mobile phone"))
+    phone_masked = models.CharField(_("mobile phone"), max_length=11, editable=False)
+    text = EncryptedCharField(_("text"))
+    purpose = models.CharField(_("purpose"), max_length=32)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True, default="")
+    # Not tried before this time: a send in progress (a lease) or the next retry.
+    retry_after = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    provider_id = models.CharField(_("provider message id"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("text message")
+        verbose_name_plural = _("text messages")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "created_at"], name="smsmessage_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} → {self.phone_masked} ({self.status})"
+
+
+class OneTimeCode(models.Model):
+    """A one-time code sent by SMS (:mod:`portal.otp`): only its keyed hash is kept."""
+
+    purpose = models.CharField(_("purpose"), max_length=32)
+    phone_hash = models.CharField(max_length=64, editable=False)
+    code_hash = models.CharField(max_length=64, editable=False)
+    expires_at = models.DateTimeField(_("expires"))
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("one-time code")
+        verbose_name_plural = _("one-time codes")
+        indexes = [
+            models.Index(fields=["phone_hash", "created_at"], name="onetimecode_phone_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} #{self.pk}"

@@ -7,21 +7,31 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 import portal.converters  # noqa: F401 - registers the "id" path converter first
-from portal.views import PasswordChangeView, set_language
+from portal import views_password
+from portal.views import LoginForm, PasswordChangeView, set_language
 
 urlpatterns = [
     path("", include("practice.urls")),
+    path("", include("volunteers.urls")),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=LoginForm
+        ),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", PasswordChangeView.as_view(), name="password-change"),
+    path("accounts/password/forgot/", views_password.password_forgot, name="password-forgot"),
+    path(
+        "accounts/password/forgot/reset/",
+        views_password.password_forgot_reset,
+        name="password-forgot-reset",
+    ),
     # A GET form (no CSRF token in the cached public pages), where Django's POST view was.
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include(("practice.api.urls", "api"), namespace="api")),
+    path("api/v1/", include(("portal.api.urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script from ?script, not inline (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -6,14 +6,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-__all__ = ["PasswordChangeView", "set_language"]
+__all__ = ["LoginForm", "PasswordChangeView", "set_language"]
 
 
 @require_GET
@@ -46,6 +48,16 @@ def set_language(request: HttpRequest) -> HttpResponse:
             samesite=settings.LANGUAGE_COOKIE_SAMESITE,
         )
     return response
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, saying what volunteers type: their mobile number
+    (``volunteers.auth.PhoneBackend``) or their volunteer number (the username)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].label = gettext_lazy("Username or mobile number")
+        self.fields["username"].widget.attrs["autocomplete"] = "username"
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

@@ -51,11 +51,30 @@ class Action(StrEnum):
     DELETE = "delete"
     MANAGE_ROLES = "manage_roles"  # grant and revoke roles on it
     MANAGE_USERS = "manage_users"  # create and disable the accounts of its staff
+    # Volunteers whose home unit is here (see volunteers/): register them directly,
+    # approve or reject registrations, edit, suspend; see their phones in full.
+    MANAGE_VOLUNTEERS = "manage_volunteers"
+    MANAGE_TEAMS = "manage_teams"  # teams owned by units here, their members
+    RECORD_HOURS = "record_hours"  # service records organized here, corrections of them
+    CONFIRM_HOURS = "confirm_hours"  # confirm records here (never one's own: a second person)
+    REDEEM_POINTS = "redeem_points"  # a station's points shop: record redemptions
+    MANAGE_POINTS = "manage_points"  # award or deduct points, set the points rate
 
 
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.COORDINATOR: frozenset(Action),
-    Role.MANAGER: frozenset({Action.VIEW, Action.CHANGE, Action.ADD_CHILD}),
+    Role.MANAGER: frozenset(
+        {
+            Action.VIEW,
+            Action.CHANGE,
+            Action.ADD_CHILD,
+            Action.MANAGE_VOLUNTEERS,
+            Action.MANAGE_TEAMS,
+            Action.RECORD_HOURS,
+            Action.CONFIRM_HOURS,
+            Action.REDEEM_POINTS,
+        }
+    ),
 }
 
 # Actions that reshape the tree at a unit need authority from strictly above it: nobody

@@ -8,6 +8,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -440,10 +441,15 @@ def categories() -> QuerySet[Category]:
 def unit_stats(unit: Unit, *, date_from: dt.date | None, date_to: dt.date | None) -> dict[str, Any]:
     """The rollup of ``GET /units/{id}/stats/`` over the unit's subtree.
 
-    Unit counts are live. Volunteers, teams, activities and requests have no records yet
+    Unit counts are live; volunteers, teams and confirmed volunteer hours are counted from
+    their records (``volunteers.stats``). Activities and requests have no records yet
     (their issues add the models); their figures are counted from nothing, hence zero.
     """
+    from volunteers.stats import volunteer_figures  # the apps above the network's
+
     counts = network_counts(within=unit)
+    figures = volunteer_figures(unit, date_from=date_from, date_to=date_to)
+    hours_by_category = figures["hours_by_category"]
     children = list(
         Unit.objects.filter(parent=unit, is_active=True).order_by("lft").values("pk", "name")
     )
@@ -452,12 +458,12 @@ def unit_stats(unit: Unit, *, date_from: dt.date | None, date_to: dt.date | None
         "from": date_from,
         "to": date_to,
         "units": {k: counts[k] for k in (UnitKind.INSTITUTE, UnitKind.STATION, UnitKind.POINT)},
-        "volunteers": 0,
-        "teams": 0,
+        "volunteers": figures["volunteers"],
+        "teams": figures["teams"],
         "activities": 0,
         "beneficiaries": 0,
         "materials": 0,
-        "volunteer_hours": "0.00",
+        "volunteer_hours": _hours(figures["volunteer_hours"]),
         "requests": {
             "submitted": 0,
             "completed": 0,
@@ -471,7 +477,7 @@ def unit_stats(unit: Unit, *, date_from: dt.date | None, date_to: dt.date | None
                 "activities": 0,
                 "beneficiaries": 0,
                 "materials": 0,
-                "volunteer_hours": "0.00",
+                "volunteer_hours": _hours(hours_by_category.get(code, 0)),
             }
             for code in categories().values_list("code", flat=True)
         ],
@@ -480,3 +486,8 @@ def unit_stats(unit: Unit, *, date_from: dt.date | None, date_to: dt.date | None
             for c in children
         ],
     }
+
+
+def _hours(value: Any) -> str:
+    """Hours as API.md gives them: a string with two decimals."""
+    return f"{Decimal(value):.2f}"

@@ -53,6 +53,7 @@ __all__ = [
     "ImportPlan",
     "ImportResult",
     "password_change_own",
+    "record_audit",
     "role_grant",
     "role_revoke",
     "unit_create",
@@ -82,6 +83,10 @@ def _audit(
     _audit_entry(
         actor=actor, action=action, unit=unit, object_repr=object_repr, changes=changes
     ).save()
+
+
+# The one audit writer, for the other apps' services (volunteers, requests, activities).
+record_audit = _audit
 
 
 def _unit_written(

@@ -18,12 +18,16 @@ from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from portal import imports
-from portal.cache import NETWORK, cache_public_page, versioned_value
+from portal.cache import NETWORK, VOLUNTEERS, cache_public_page, versioned_value
 from portal.errors import Conflict, PermissionDenied, ValidationFailed
 from portal.http import AuthenticatedRequest, attachment
 from portal.models import ImportJob
 from portal.pagination import paginate, query_without_page
 from portal.xlsx import XLSX_CONTENT_TYPE, write_workbook
+
+# A unit's public page lists its teams and counts its volunteers (and the home page too).
+from volunteers.stats import volunteer_figures
+from volunteers.teams import public_teams_of
 
 from . import audit, selectors, services, spreadsheets
 from .choices import ALLOWED_PARENT_KINDS, AuditAction, Role, UnitKind
@@ -90,13 +94,19 @@ def _staff_unit(request: HttpRequest, pk: int, action: Action) -> Unit:
 # --- public pages ------------------------------------------------------------------------
 
 
-@cache_public_page(NETWORK)
+def _volunteer_totals() -> dict[str, Any]:
+    figures = volunteer_figures(None)
+    return {key: figures[key] for key in ("volunteers", "teams", "volunteer_hours")}
+
+
+@cache_public_page(NETWORK, VOLUNTEERS)
 def home(request: HttpRequest) -> HttpResponse:
     # The first HOME_ROOTS trees are listed, whatever the size of the database. The figures
     # are the whole network's: counted once after each write (one index-only count), then
     # read from the cache under the network version, like the pages themselves.
     roots, more = selectors.roots_with_counts(limit=HOME_ROOTS)
     counts = versioned_value("network-counts", (NETWORK,), selectors.network_counts)
+    service = versioned_value("volunteer-counts", (NETWORK, VOLUNTEERS), _volunteer_totals)
     focus = roots[0] if len(roots) == 1 else None
     if focus is not None:
         # Points hold no stations: the chart compares the units that do.
@@ -110,6 +120,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "practice/home.html",
         {
             "counts": counts,
+            "service": service,
             "levels": [(k, label, counts[k]) for k, label in UnitKind.choices],
             "roots": roots,
             "more_roots": more,
@@ -173,7 +184,7 @@ def unit_tree(request: HttpRequest) -> HttpResponse:
     return render(request, "practice/unit_tree.html", context)
 
 
-@cache_public_page(NETWORK)
+@cache_public_page(NETWORK, VOLUNTEERS)
 def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     unit = get_object_or_404(Unit, pk=pk)
     user = request.user
@@ -185,6 +196,7 @@ def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
             request, "practice/unit_closed.html", selectors.closed_unit_context(unit), status=410
         )
     counts = selectors.network_counts(within=unit)
+    service = volunteer_figures(unit)
     return render(
         request,
         "practice/unit_detail.html",
@@ -203,6 +215,8 @@ def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 "roles": can(user, Action.MANAGE_ROLES, unit),
             },
             "audit": audit.with_lines(selectors.audit_for_unit(unit)) if staff else [],
+            "teams": public_teams_of(unit),
+            "service": service,
         },
     )
 

@@ -30,6 +30,7 @@ SETTINGS_VARIABLES = (
     "DEBUG",
     "SECRET_KEY",
     "FIELD_ENCRYPTION_KEY",
+    "PERSONAL_DATA_HASH_KEY",
     "ALLOWED_HOSTS",
     "CSRF_TRUSTED_ORIGINS",
     "REDIS_URL",
@@ -42,6 +43,7 @@ PRODUCTION = {
     "DJANGO_SETTINGS_MODULE": "portal.settings.production",
     "SECRET_KEY": secrets.token_urlsafe(50),
     "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    "PERSONAL_DATA_HASH_KEY": secrets.token_urlsafe(48),
     "ALLOWED_HOSTS": "portal.example.gov.cn",
 }
 
@@ -95,7 +97,9 @@ def test_production_passes_check_deploy() -> None:
     assert "System check identified no issues" in output, output
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEY"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEY", "PERSONAL_DATA_HASH_KEY"]
+)
 def test_production_refuses_to_start_without_its_keys(missing: str) -> None:
     result = run(["-c", "import django; django.setup()"], **{**PRODUCTION, missing: ""})
     assert result.returncode != 0

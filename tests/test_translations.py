@@ -231,9 +231,9 @@ def test_pages_are_in_chinese_by_default(pages: Client) -> None:
     assert response.status_code == 200
     assert response.headers["Content-Language"] == "zh-hans"
     assert '<html lang="zh-hans">' in html
-    for text in ("首页", "阵地网络", "工作人员登录", "实践站"):
+    for text in ("首页", "阵地网络", "登录", "成为志愿者", "实践站"):
         assert text in html
-    assert "Staff login" not in html
+    assert "Log in" not in html
 
 
 def test_language_cookie_switches_pages_to_english(pages: Client) -> None:
@@ -243,9 +243,9 @@ def test_language_cookie_switches_pages_to_english(pages: Client) -> None:
     assert response.status_code == 200
     assert response.headers["Content-Language"] == "en"
     assert '<html lang="en">' in html
-    for text in ("Home", "Network", "Staff login", "Practice station"):
+    for text in ("Home", "Network", "Log in", "Become a volunteer", "Practice station"):
         assert text in html
-    for text in ("首页", "阵地网络", "工作人员登录"):
+    for text in ("首页", "阵地网络", "登录"):
         assert text not in html
 
 

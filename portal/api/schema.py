@@ -9,7 +9,8 @@ error statuses it can answer, all with the ``Error`` component ``{"code", "messa
 - 403 — the view checks permissions beyond "anyone", or the method writes (CSRF);
 - 404 — an id in the path, or a page number (``?page=`` past the end);
 - 409 — a write by an authenticated view (a state that forbids it, a lost race);
-- 413, 415 — it takes a body (too large; a media type the view does not parse);
+- 413, 415 — it takes a body, or is a POST, PUT or PATCH (a client may send one: too
+  large; a media type the view does not parse);
 - 429 — the view is throttled.
 
 A view's own ``@extend_schema(responses=...)`` for one of these keeps its description; the
@@ -91,7 +92,7 @@ class AutoSchema(openapi.AutoSchema):
             statuses.append("404")
         if writes and authenticates:
             statuses.append("409")
-        if has_body:
+        if has_body or self.method in {"POST", "PUT", "PATCH"}:
             statuses += ["413", "415"]
         if view.get_throttles():
             statuses.append("429")

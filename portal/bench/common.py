@@ -99,9 +99,17 @@ class Scope:
 class Context:
     """The state of one in-process run: results, sizes, the actor, the client."""
 
-    def __init__(self, *, repeat: int, counties: int, write: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        *,
+        repeat: int,
+        counties: int,
+        write: Callable[[str], None],
+        volunteers: int = 50_391,
+    ) -> None:
         self.repeat = repeat
         self.counties = counties
+        self.volunteers = volunteers
         self.write = write
         self.results: dict[str, Measurement] = {}
         self.sizes: dict[str, int] = {}

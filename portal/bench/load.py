@@ -380,6 +380,7 @@ class LoadBench:
                 "DATABASE_URL": database_url(),
                 "SECRET_KEY": self.secret_key,
                 "FIELD_ENCRYPTION_KEY": self.field_key,
+                "PERSONAL_DATA_HASH_KEY": self.secret_key[::-1],
                 "ALLOWED_HOSTS": "127.0.0.1",
                 "SECURE_SSL_REDIRECT": "0",
                 "LOG_LEVEL": "WARNING",

@@ -17,10 +17,11 @@ from .load import LoadOptions, run_load
 from .reads import Reads
 from .tree import TreeWrites
 from .uploads import Uploads
+from .volunteers import Volunteers
 
 # The in-process sections, in the order they run for each tree (and finish).
 SECTIONS: dict[str, type[common.Section]] = {
-    section.name: section for section in (TreeWrites, Reads, Uploads)
+    section.name: section for section in (TreeWrites, Reads, Uploads, Volunteers)
 }
 LOAD = "load"
 ALL_SECTIONS = [*SECTIONS, LOAD]
@@ -34,12 +35,14 @@ def run(
     load: LoadOptions,
     json_path: str | None,
     write: Callable[[str], None],
+    volunteers: int = 50_391,
 ) -> dict[str, Any]:
     with common.own_cache_keys():
         return _run(
             sections=sections,
             repeat=repeat,
             counties=counties,
+            volunteers=volunteers,
             load=load,
             json_path=json_path,
             write=write,
@@ -51,6 +54,7 @@ def _run(
     sections: Sequence[str],
     repeat: int,
     counties: int,
+    volunteers: int,
     load: LoadOptions,
     json_path: str | None,
     write: Callable[[str], None],
@@ -59,7 +63,11 @@ def _run(
     report: dict[str, Any] = {}
     chosen = [SECTIONS[name]() for name in SECTIONS if name in sections]
     if chosen:
-        report.update(run_in_process(chosen, repeat=repeat, counties=counties, write=write))
+        report.update(
+            run_in_process(
+                chosen, repeat=repeat, counties=counties, volunteers=volunteers, write=write
+            )
+        )
     if LOAD in sections:
         # A database of its own: the sizes are whole counties, each its own tree.
         with common.throwaway_database(write) as database:
@@ -90,7 +98,12 @@ def _run(
 
 
 def run_in_process(
-    sections: list[common.Section], *, repeat: int, counties: int, write: Callable[[str], None]
+    sections: list[common.Section],
+    *,
+    repeat: int,
+    counties: int,
+    write: Callable[[str], None],
+    volunteers: int = 50_391,
 ) -> dict[str, Any]:
     """The county, then the province, through every chosen section; in one throwaway
     database, with the settings ``manage.py`` runs with but ``DEBUG`` off."""
@@ -103,7 +116,7 @@ def run_in_process(
         common.throwaway_database(write) as database,
     ):
         meta = common.meta(database_name=database, repeat=repeat, counties=counties)
-        ctx = common.Context(repeat=repeat, counties=counties, write=write)
+        ctx = common.Context(repeat=repeat, counties=counties, volunteers=volunteers, write=write)
         gc.collect()
         for scope in common.scopes(ctx):
             for section in sections:

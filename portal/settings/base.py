@@ -140,6 +140,8 @@ AUTHENTICATION_BACKENDS = [
     # Refuses logins for a username+address that failed too often (pages, admin, API token).
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Volunteers may log in with their mobile number as the username.
+    "volunteers.auth.PhoneBackend",
 ]
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
@@ -192,6 +194,10 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 10
 
 # Personal data at rest (phones now, ID numbers later) is encrypted with this key.
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
+# Keyed hashes of ID numbers and phones (uniqueness, lookup, login by phone): HMAC-SHA256
+# with this key — a different secret from the encryption key. Changing it orphans every
+# stored hash (``manage.py rehash_personal_data`` would be needed), so set it once.
+PERSONAL_DATA_HASH_KEY = env.str("PERSONAL_DATA_HASH_KEY", default="")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -218,7 +224,16 @@ REST_FRAMEWORK = {
     # Declares each operation's error responses (400/401/403/404/409/413/415/429).
     "DEFAULT_SCHEMA_CLASS": "portal.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "portal.api.exceptions.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"auth": "10/minute", "anon": "120/minute", "user": "1200/minute"},
+    "DEFAULT_THROTTLE_RATES": {
+        "auth": "10/minute",
+        "anon": "120/minute",
+        "user": "1200/minute",
+        # Public volunteer self-registration, per client address.
+        "volunteer_register": "10/hour",
+        # "Forgot password": code requests and reset attempts, per client address.
+        "password_reset": "10/hour",
+        "password_reset_confirm": "30/hour",
+    },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DATETIME_FORMAT": "iso-8601",
 }
@@ -239,6 +254,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "UnitKindEnum": "practice.choices.UnitKind",
         "RoleEnum": "practice.choices.Role",
+        "VolunteerStatusEnum": "volunteers.choices.VolunteerStatus",
     },
 }
 
@@ -259,6 +275,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.tasks.purge_import_jobs",
         "schedule": crontab(hour=3, minute=47),
     },
+    # Text messages whose task was lost (the queue was down when they were written).
+    "send-queued-sms": {
+        "task": "portal.tasks.send_queued_sms",
+        "schedule": crontab(minute="*"),
+    },
 }
 
 LOGGING = {
@@ -274,8 +295,12 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # django-axes reports every start and every failed login at INFO; lockouts are WARNING.
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        # django-axes reports every start and every failed login at INFO; lockouts are WARNING.
+        "axes": {"level": "WARNING"},
+        # fontTools' subsetter logs every glyph list of a certificate at INFO (~20 lines).
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 PORTAL_SITE_NAME = _("Civilization Practice Portal")
@@ -313,3 +338,16 @@ PERMISSIONS_POLICY = {
     "payment": "()",
     "usb": "()",
 }
+
+# --- volunteers ---------------------------------------------------------------------------
+# Points a confirmed hour of service earns where no unit above has set its own rate.
+VOLUNTEER_POINTS_PER_HOUR = env.int("VOLUNTEER_POINTS_PER_HOUR", default=10)
+
+# --- text messages (portal.sms, docs/sms.md) -----------------------------------------------
+# The class that sends them: portal.sms.DevelopmentBackend only logs them (number masked)
+# and keeps them in the outbox, readable in the admin; production names a provider's.
+SMS_BACKEND = env.str("SMS_BACKEND", default="portal.sms.DevelopmentBackend")
+# A message still queued this long after it was written is sent by send_queued_sms.
+SMS_RESEND_AFTER_MINUTES = env.int("SMS_RESEND_AFTER_MINUTES", default=2)
+# One-time codes (portal.otp): valid this long.
+OTP_CODE_MINUTES = env.int("OTP_CODE_MINUTES", default=10)

@@ -11,10 +11,15 @@ os.environ["DEBUG"] = "0"
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DATABASES, FIELD_ENCRYPTION_KEY, STORAGES, env
+from .base import DATABASES, FIELD_ENCRYPTION_KEY, PERSONAL_DATA_HASH_KEY, STORAGES, env
 
 if not FIELD_ENCRYPTION_KEY:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY must be set in production.")
+if not PERSONAL_DATA_HASH_KEY or PERSONAL_DATA_HASH_KEY == FIELD_ENCRYPTION_KEY:
+    raise ImproperlyConfigured(
+        "PERSONAL_DATA_HASH_KEY must be set in production, to a secret other than "
+        "FIELD_ENCRYPTION_KEY."
+    )
 
 # Persistent connections: opening one costs ~6 ms on PostgreSQL, more than a cheap page.
 # Each gunicorn thread keeps its own (see README, "Deploying", for the connection budget);

@@ -33,7 +33,19 @@ ALL_UNITS = [
 COUNTY_A = ALL_UNITS[:7]
 TOWN_SUBTREE = ["town", "station", "station2", "point"]
 NON_STRICT = [Action.VIEW, Action.CHANGE, Action.ADD_CHILD, Action.MANAGE_ROLES]
-MANAGER_ACTIONS = {Action.VIEW, Action.CHANGE, Action.ADD_CHILD}
+# A manager runs their unit: its details and sub-units, its volunteers and teams, the hours
+# served there (recording and confirming them) and its points shop — not roles, accounts,
+# moves, deletions, or the points rules (award, deduct, rate), which are coordinators'.
+MANAGER_ACTIONS = {
+    Action.VIEW,
+    Action.CHANGE,
+    Action.ADD_CHILD,
+    Action.MANAGE_VOLUNTEERS,
+    Action.MANAGE_TEAMS,
+    Action.RECORD_HOURS,
+    Action.CONFIRM_HOURS,
+    Action.REDEEM_POINTS,
+}
 STRICT = {Action.MOVE, Action.DELETE}
 
 

@@ -52,6 +52,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--counties", type=int, default=80, help="counties in the province tree"
         )
+        parser.add_argument(
+            "--volunteers",
+            type=int,
+            default=50_391,
+            help="volunteers the volunteers section imports (default: Nanjing County's 50,391)",
+        )
         parser.add_argument("--json", metavar="PATH", help="also write the raw figures here")
         load = parser.add_argument_group("load section")
         load.add_argument(
@@ -81,6 +87,8 @@ class Command(BaseCommand):
         repeat, counties = options["repeat"], options["counties"]
         if repeat < 1 or counties < 1:
             raise CommandError("--repeat and --counties must be at least 1.")
+        if options["volunteers"] <= 500:
+            raise CommandError("--volunteers must be more than 500 (the small size measured).")
         numbers = ("load_seconds", "load_requests", "concurrency", "workers", "threads")
         if any(options[name] <= 0 for name in numbers):
             raise CommandError(
@@ -101,6 +109,7 @@ class Command(BaseCommand):
             sections=_names(options["sections"], ALL_SECTIONS, "section"),
             repeat=repeat,
             counties=counties,
+            volunteers=options["volunteers"],
             load=load,
             json_path=options.get("json"),
             write=self.stdout.write,

@@ -10,8 +10,10 @@ from practice.choices import Role
 from practice.demo import CENTRE_NAME, county_spec
 from practice.models import RoleAssignment, Unit, User
 from practice.tree import NodeSpec
+from volunteers.demo import DEMO_VOLUNTEER_PHONE, seed_volunteers
 
 DEMO_PASSWORD = "nanjing-demo-2026"
+DEFAULT_VOLUNTEERS = 3000
 
 # username, full name, role, unit name (None: superuser)
 ACCOUNTS: list[tuple[str, str, str | None, str | None]] = [
@@ -23,7 +25,20 @@ ACCOUNTS: list[tuple[str, str, str | None, str | None]] = [
 
 
 class Command(BaseCommand):
-    help = "Load the Nanjing County demo network and its demo accounts (idempotent)."
+    help = (
+        "Load the Nanjing County demo network, its demo accounts and its volunteers (idempotent)."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--volunteers",
+            type=int,
+            default=DEFAULT_VOLUNTEERS,
+            help=(
+                "volunteers to register in the county, with their teams, hours and points "
+                f"(default {DEFAULT_VOLUNTEERS:,}; the county's real figure is 50,391; 0: none)"
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
@@ -44,6 +59,22 @@ class Command(BaseCommand):
                     and not RoleAssignment.objects.filter(user=user, unit=unit, role=role).exists()
                 ):
                     services.role_grant(actor=admin, user=user, unit=unit, role=role)
+        centre = Unit.objects.get(parent=None, name=CENTRE_NAME)
+        if options["volunteers"] > 0:
+            made = seed_volunteers(
+                centre=centre,
+                count=options["volunteers"],
+                recorder=User.objects.get(username="shancheng"),
+                confirmer=User.objects.get(username="county"),
+                password=DEMO_PASSWORD,
+            )
+            if made:
+                self.stdout.write(
+                    "Volunteers: {volunteers:,} in {teams} teams, {records:,} service records, "
+                    "{points_entries:,} points entries.".format(**made)
+                )
+            else:
+                self.stdout.write("The county already has volunteers; left as they are.")
         # Fresh planner statistics, so the tree indexes are used from the first request
         # (SQLite never gathers them by itself).
         with connection.cursor() as cursor:
@@ -52,6 +83,10 @@ class Command(BaseCommand):
         for username, name, role, unit_name in ACCOUNTS:
             where = f"{role} @ {unit_name}" if role else "superuser"
             self.stdout.write(f"  {username:<10} {name} — {where}")
+        if options["volunteers"] > 0:
+            self.stdout.write(
+                f"  {DEMO_VOLUNTEER_PHONE} 简秀英 — a volunteer of 大房村 (logs in by phone)"
+            )
 
     def _account(self, username: str, name: str, *, superuser: bool = False) -> tuple[User, bool]:
         user, created = User.objects.get_or_create(
