@@ -183,7 +183,8 @@ def _snapshot(volunteer: Volunteer, unit: Unit) -> dict[str, Any]:
 def _locked(volunteer: Volunteer) -> Volunteer:
     """The volunteer re-read under its row lock: the figures the services keep on it do
     not move while the certificate is written."""
-    return Volunteer.objects.select_for_update().select_related("unit").get(pk=volunteer.pk)
+    locked = Volunteer.objects.select_for_update(of=("self",)).select_related("unit")
+    return locked.get(pk=volunteer.pk)
 
 
 def _issue(*, actor: Any, volunteer: Volunteer, snapshot: dict[str, Any]) -> Certificate:

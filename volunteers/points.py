@@ -65,7 +65,7 @@ def lock_volunteer(volunteer: Volunteer | int) -> Volunteer:
     """Re-read the volunteer under its row lock (inside a transaction). Every writer of a
     volunteer's hours or points takes this lock first, so they never deadlock on it."""
     pk = volunteer if isinstance(volunteer, int) else volunteer.pk
-    return Volunteer.objects.select_for_update().select_related("unit").get(pk=pk)
+    return Volunteer.objects.select_for_update(of=("self",)).select_related("unit").get(pk=pk)
 
 
 def clean_text(value: Any, field: str, max_length: int, *, multiline: bool, required: bool) -> str:

@@ -275,7 +275,8 @@ def _require_manage(actor: User, volunteer: Volunteer) -> None:
 
 
 def _locked(volunteer: Volunteer) -> Volunteer:
-    return Volunteer.objects.select_for_update().select_related("unit").get(pk=volunteer.pk)
+    locked = Volunteer.objects.select_for_update(of=("self",)).select_related("unit")
+    return locked.get(pk=volunteer.pk)
 
 
 # --- registration ------------------------------------------------------------------------

@@ -407,7 +407,8 @@ def team_update(*, actor: User, team: Team, data: Mapping[str, Any]) -> Team:
         field = sorted(unknown)[0]
         raise _fail(field, _("This field cannot be changed."))
     with transaction.atomic():
-        team = Team.objects.select_for_update().select_related("unit", "leader").get(pk=team.pk)
+        locked = Team.objects.select_for_update(of=("self",)).select_related("unit", "leader")
+        team = locked.get(pk=team.pk)
         require(actor, Action.MANAGE_TEAMS, team.unit)
         old = {field: getattr(team, field) for field in TEAM_UPDATE_FIELDS}
         for field, value in data.items():
