@@ -26,7 +26,7 @@ from portal.pagination import paginate, query_without_page
 from portal.xlsx import XLSX_CONTENT_TYPE, write_workbook
 
 # A unit's public page lists its teams and counts its volunteers (and the home page too).
-from volunteers.stats import volunteer_figures
+from volunteers.stats import subtree_totals, volunteer_figures
 from volunteers.teams import public_teams_of
 
 from . import audit, selectors, services, spreadsheets
@@ -196,7 +196,7 @@ def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
             request, "practice/unit_closed.html", selectors.closed_unit_context(unit), status=410
         )
     counts = selectors.network_counts(within=unit)
-    service = volunteer_figures(unit)
+    service = subtree_totals(unit)
     return render(
         request,
         "practice/unit_detail.html",

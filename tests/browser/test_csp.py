@@ -19,6 +19,8 @@ from portal.models import ImportJob
 from practice.models import Unit
 from tests.conftest import World
 from tests.factories import PASSWORD
+from tests.volunteers.conftest import make_volunteer
+from volunteers.models import Team
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -38,6 +40,13 @@ PUBLIC_PAGES = [
     Page("poster", lambda w: reverse("unit-poster", args=[w.town.pk])),
     Page("login", lambda w: reverse("login")),
     Page("API docs", lambda w: reverse("api-docs")),
+    Page("volunteer registration", lambda w: reverse("volunteer-register")),
+    Page(
+        "volunteer registration form",
+        lambda w: f"{reverse('volunteer-register')}?county={w.centre.pk}&town={w.town.pk}",
+    ),
+    Page("forgot password", lambda w: reverse("password-forgot")),
+    Page("verify a certificate", lambda w: reverse("certificate-verify-form")),
 ]
 
 STAFF_PAGES = [
@@ -59,6 +68,18 @@ STAFF_PAGES = [
     Page("user edit", lambda w: reverse("user-edit", args=[w.town_manager.pk])),
     Page("password change", lambda w: reverse("password-change")),
     Page("API docs (staff)", lambda w: reverse("api-docs")),
+    Page("volunteers", lambda w: reverse("volunteer-list")),
+    Page("volunteer", lambda w: reverse("volunteer-detail", args=[w.volunteer.pk])),
+    Page("volunteer edit", lambda w: reverse("volunteer-edit", args=[w.volunteer.pk])),
+    Page("volunteer add", lambda w: reverse("volunteer-new")),
+    Page("volunteer import", lambda w: reverse("volunteer-import")),
+    Page("teams", lambda w: reverse("team-list")),
+    Page("team", lambda w: reverse("team-detail", args=[w.team.pk])),
+    Page("team add", lambda w: reverse("team-new")),
+    Page("service hours", lambda w: reverse("service-record-list")),
+    Page("service hours add", lambda w: reverse("service-record-new")),
+    Page("points shop", lambda w: reverse("points-shop")),
+    Page("points", lambda w: reverse("points-manage")),
 ]
 
 ADMIN_PAGES = [
@@ -68,6 +89,8 @@ ADMIN_PAGES = [
     Page("admin users", lambda w: reverse("admin:practice_user_changelist")),
     Page("admin roles", lambda w: reverse("admin:practice_roleassignment_changelist")),
     Page("admin audit", lambda w: reverse("admin:practice_auditentry_changelist")),
+    Page("admin text messages", lambda w: reverse("admin:portal_smsmessage_changelist")),
+    Page("admin volunteers", lambda w: reverse("admin:volunteers_volunteer_changelist")),
 ]
 
 # Collected by the page itself from the moment it starts, before any of its scripts run.
@@ -124,6 +147,8 @@ def test_every_page_loads_under_the_policy_without_violations(
 ) -> None:
     base = live_server.url
     Unit.objects.filter(pk=world.point.pk).update(is_active=False)  # a closed station
+    world.volunteer = make_volunteer(world.station)  # type: ignore[attr-defined]
+    world.team = Team.objects.create(name="一村志愿服务队", unit=world.station)  # type: ignore[attr-defined]
     problems: list[str] = []
     for visit in PUBLIC_PAGES:
         problems += watched.visit(base, visit.name, visit.address(world), visit.status)
