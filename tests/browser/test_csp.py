@@ -147,8 +147,8 @@ def test_every_page_loads_under_the_policy_without_violations(
 ) -> None:
     base = live_server.url
     Unit.objects.filter(pk=world.point.pk).update(is_active=False)  # a closed station
-    world.volunteer = make_volunteer(world.station)  # type: ignore[attr-defined]
-    world.team = Team.objects.create(name="一村志愿服务队", unit=world.station)  # type: ignore[attr-defined]
+    world.volunteer = make_volunteer(world.station)
+    world.team = Team.objects.create(name="一村志愿服务队", unit=world.station)
     problems: list[str] = []
     for visit in PUBLIC_PAGES:
         problems += watched.visit(base, visit.name, visit.address(world), visit.status)
