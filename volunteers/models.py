@@ -115,7 +115,9 @@ class Volunteer(models.Model):
     class Meta:
         verbose_name = _("volunteer")
         verbose_name_plural = _("volunteers")
-        ordering = ["-created_at", "-pk"]
+        # Newest first, by id (registration order): the primary key's index serves it, so a
+        # county's list of 50,000 shows its first page without sorting them all.
+        ordering = ["-pk"]
         permissions = [
             ("reveal_id_number", _("Can see volunteers' full ID numbers (each view is audited)")),
         ]
