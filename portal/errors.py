@@ -18,6 +18,7 @@ __all__ = [
     "PayloadTooLarge",
     "PermissionDenied",
     "ValidationFailed",
+    "field_error",
 ]
 
 
@@ -49,6 +50,11 @@ class ValidationFailed(ApplicationError):
     status_code = 400
     default_code = "invalid"
     default_message = _("The input is not valid.")
+
+
+def field_error(field: str, message: str, *, code: str = "invalid") -> ValidationFailed:
+    """A 400 about one field: ``message`` both as the error's message and as the field's."""
+    return ValidationFailed(message, code=code, detail={field: [message]})
 
 
 class PermissionDenied(ApplicationError):

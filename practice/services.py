@@ -22,6 +22,7 @@ from django.utils.translation import ngettext, pgettext
 
 from portal.cache import NETWORK, bump_on_commit
 from portal.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from portal.errors import field_error as _fail
 from portal.validators import normalize_mobile, validate_mobile
 
 from . import tree
@@ -161,10 +162,6 @@ def _messages(exc: ValidationError) -> dict[str, list[str]]:
             for k, v in exc.message_dict.items()
         }
     return {"non_field_errors": [str(m) for m in exc.messages]}
-
-
-def _fail(field: str, message: str, *, code: str = "invalid") -> ValidationFailed:
-    return ValidationFailed(message, code=code, detail={field: [message]})
 
 
 # --- units -------------------------------------------------------------------------------

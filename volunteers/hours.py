@@ -48,6 +48,7 @@ from portal.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from portal.errors import field_error as _fail
 from portal.filters import IdFilter
 from practice.choices import AuditAction
 from practice.models import Category, Unit, User
@@ -81,10 +82,6 @@ CONTENT_MAX = 200
 REASON_MAX = 500
 # Sources entered by a person, who must say why (activities and requests carry their own).
 REASON_REQUIRED = frozenset({RecordSource.MANUAL, RecordSource.CORRECTION})
-
-
-def _fail(field: str, message: str, *, code: str = "invalid") -> ValidationFailed:
-    return ValidationFailed(message, code=code, detail={field: [message]})
 
 
 # --- validation ----------------------------------------------------------------------------

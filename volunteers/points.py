@@ -23,6 +23,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from portal.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from portal.errors import field_error as _fail
 from portal.validators import MULTILINE, TEXT
 from practice.choices import AuditAction
 from practice.models import Unit, User
@@ -55,10 +56,6 @@ POINTS_MAX = 100_000
 RATE_MAX = 1000
 ITEM_MAX = 100
 REASON_MAX = 500
-
-
-def _fail(field: str, message: str, *, code: str = "invalid") -> ValidationFailed:
-    return ValidationFailed(message, code=code, detail={field: [message]})
 
 
 def lock_volunteer(volunteer: Volunteer | int) -> Volunteer:

@@ -10,7 +10,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from portal.validators import normalize_mobile
 from practice.models import Unit
-from practice.permissions import Action, can, scope_q
+from practice.permissions import Action, can, grants_of, scope_q
 
 from .choices import MembershipStatus
 from .identity import hash_phone, id_number_hash, parse_id_number
@@ -19,6 +19,7 @@ from .models import TeamMembership, Volunteer
 __all__ = [
     "is_personal_query",
     "phone_visible",
+    "units_to_act_on",
     "volunteer_of",
     "volunteers_in_scope",
     "volunteers_visible",
@@ -128,3 +129,14 @@ def phone_visible(user: Any, volunteer: Volunteer) -> bool:
     if volunteer.user_id is not None and volunteer.user_id == user.pk:
         return True
     return can(user, Action.MANAGE_VOLUNTEERS, volunteer.unit)
+
+
+def units_to_act_on(user: Any, action: Action) -> QuerySet[Unit]:
+    """Where ``user`` does ``action`` from a page that asks "where?": the units of their
+    grants that allow it and the units directly below them (a county's coordinator: the
+    county and its towns) — a short list, never a whole province's."""
+    allowed = Unit.objects.filter(scope_q(user, action), is_active=True).order_by("tree_id", "lft")
+    if user.is_superuser:
+        return allowed.filter(level__lte=1)[:500]
+    anchors = [g.unit_id for g in grants_of(user)]
+    return allowed.filter(Q(pk__in=anchors) | Q(parent_id__in=anchors))

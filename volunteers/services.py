@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from portal.cache import VOLUNTEERS, bump_on_commit
 from portal.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from portal.errors import field_error as _fail
 from portal.validators import MULTILINE, NAME, TEXT, mask_phone, normalize_mobile, validate_mobile
 from practice.choices import AuditAction
 from practice.models import Category, Unit, User
@@ -83,10 +84,6 @@ ALLOWED_STATUS_CHANGES: dict[str, frozenset[str]] = {
 
 
 # --- helpers -----------------------------------------------------------------------------
-
-
-def _fail(field: str, message: str, *, code: str = "invalid") -> ValidationFailed:
-    return ValidationFailed(message, code=code, detail={field: [message]})
 
 
 class _Errors:

@@ -39,6 +39,7 @@ from django.utils.translation import gettext as _
 
 from portal.cache import VOLUNTEERS, bump_on_commit
 from portal.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from portal.errors import field_error as _fail
 from portal.validators import TEXT
 from practice.choices import AuditAction
 from practice.models import Category, Unit, User
@@ -219,10 +220,6 @@ def may_decide_requests(user: Any, team: Team) -> bool:
 
 
 # --- services -------------------------------------------------------------------------------
-
-
-def _fail(field: str, message: str, *, code: str = "invalid") -> ValidationFailed:
-    return ValidationFailed(message, code=code, detail={field: [message]})
 
 
 def _written(*, actor: Any, action: str, team: Team, changes: Mapping[str, Any]) -> None:

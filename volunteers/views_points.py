@@ -10,7 +10,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -20,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from portal.errors import ApplicationError
 from portal.http import AuthenticatedRequest
 from practice.models import Unit
-from practice.permissions import Action, grants_of, scope_q
+from practice.permissions import Action, scope_q
 
 from . import points, selectors
 from .models import PointsRate
@@ -52,22 +51,10 @@ class RateForm(forms.Form):
         self.fields["unit"].choices = _indented(units)  # type: ignore[attr-defined]
 
 
-def _rate_units(user: Any) -> list[Unit]:
-    """Where ``user`` may set a rate: their grants' units that allow it and the units
-    directly below them (a county's coordinator: the county and its towns)."""
-    anchors = [g.unit_id for g in grants_of(user)]
-    allowed = Unit.objects.filter(scope_q(user, Action.MANAGE_POINTS), is_active=True)
-    if user.is_superuser:
-        return list(allowed.filter(level__lte=1).order_by("tree_id", "lft")[:500])
-    return list(
-        allowed.filter(Q(pk__in=anchors) | Q(parent_id__in=anchors)).order_by("tree_id", "lft")
-    )
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def points_manage(request: AuthenticatedRequest) -> HttpResponse:
-    units = _rate_units(request.user)
+    units = list(selectors.units_to_act_on(request.user, Action.MANAGE_POINTS))
     if not units:
         raise Http404
     which = request.POST.get("form") if request.method == "POST" else None

@@ -7,7 +7,6 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -20,7 +19,7 @@ from portal.errors import ApplicationError
 from portal.http import AuthenticatedRequest
 from portal.models import ImportJob
 from practice.models import Unit
-from practice.permissions import Action, grants_of, has_any_role, scope_q
+from practice.permissions import Action, has_any_role
 
 from . import selectors
 from . import spreadsheets as sheets
@@ -38,16 +37,6 @@ __all__ = [
     "volunteer_import_status",
     "volunteer_import_template",
 ]
-
-
-def import_units(user: Any) -> Any:
-    """Where ``user`` may import volunteers: the units of their grants that allow it and
-    the units directly below those (a bounded list: never a whole province's)."""
-    anchors = [g.unit_id for g in grants_of(user)]
-    allowed = Unit.objects.filter(scope_q(user, Action.MANAGE_VOLUNTEERS), is_active=True)
-    if user.is_superuser:
-        return allowed.filter(level__lte=1).order_by("tree_id", "lft")[:500]
-    return allowed.filter(Q(pk__in=anchors) | Q(parent_id__in=anchors)).order_by("tree_id", "lft")
 
 
 class VolunteerImportForm(forms.Form):
@@ -85,7 +74,7 @@ class VolunteerImportForm(forms.Form):
 @login_required
 @require_http_methods(["GET", "POST"])
 def volunteer_import(request: AuthenticatedRequest) -> HttpResponse:
-    units = list(import_units(request.user))
+    units = list(selectors.units_to_act_on(request.user, Action.MANAGE_VOLUNTEERS))
     if not units:
         return render(request, "404.html", status=404)
     posted = request.method == "POST"
