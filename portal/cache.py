@@ -110,8 +110,9 @@ def versioned_value(name: str, namespaces: tuple[str, ...], compute: Callable[[]
     """A figure computed from the data of ``namespaces`` (e.g. the whole network's counts),
     kept under the same versions as the pages: computed once after each write, exact
     always. Staff pages and API lists may use it too. Without a reachable cache (or with
-    ``PAGE_CACHE_SECONDS = 0``) it is computed every time."""
-    if _timeout() <= 0:
+    ``FIGURES_CACHE_SECONDS = 0``) it is computed every time."""
+    lifetime = int(settings.FIGURES_CACHE_SECONDS)
+    if lifetime <= 0:
         return compute()
     versions = _versions(namespaces)
     if versions is None:
@@ -121,7 +122,7 @@ def versioned_value(name: str, namespaces: tuple[str, ...], compute: Callable[[]
     if found is not None:
         return cast(T, found)
     value = compute()
-    _call(lambda cache: cache.set(key, value, _timeout()))
+    _call(lambda cache: cache.set(key, value, lifetime))
     return value
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -195,17 +196,22 @@ def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
         return render(
             request, "practice/unit_closed.html", selectors.closed_unit_context(unit), status=410
         )
-    counts = selectors.network_counts(within=unit)
-    service = subtree_totals(unit)
+    if user.is_authenticated:
+        shown = _unit_public_figures(unit, user)
+    else:
+        # What visitors see is kept under the versions of the data it shows, so even with
+        # the page cache off the page reads no count per request (computed once per write).
+        shown = versioned_value(
+            f"unit-public:{unit.pk}",
+            (NETWORK, VOLUNTEERS),
+            functools.partial(_unit_public_figures, unit, None),
+        )
     return render(
         request,
         "practice/unit_detail.html",
         {
             "unit": unit,
-            "ancestors": selectors.unit_ancestors(unit),
-            "children": selectors.children_with_counts(unit, user=user),
-            "counts": counts,
-            "active_below": sum(counts.values()),
+            **shown,
             "staff": staff,
             "may": {
                 "change": can(user, Action.CHANGE, unit),
@@ -215,10 +221,22 @@ def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 "roles": can(user, Action.MANAGE_ROLES, unit),
             },
             "audit": audit.with_lines(selectors.audit_for_unit(unit)) if staff else [],
-            "teams": public_teams_of(unit),
-            "service": service,
         },
     )
+
+
+def _unit_public_figures(unit: Unit, user: Any) -> dict[str, Any]:
+    """A unit page's ancestors, sub-units with their counts, figures and teams (for staff,
+    ``user`` marks the inactive units below)."""
+    counts = selectors.network_counts(within=unit)
+    return {
+        "ancestors": list(selectors.unit_ancestors(unit)),
+        "children": list(selectors.children_with_counts(unit, user=user)),
+        "counts": counts,
+        "active_below": sum(counts.values()),
+        "teams": public_teams_of(unit),
+        "service": subtree_totals(unit),
+    }
 
 
 def unit_qr(request: HttpRequest, pk: int) -> HttpResponse:

@@ -621,6 +621,31 @@ def test_a_zero_lifetime_turns_the_cache_off(world: World) -> None:
     assert visitor().get("/")["X-Page-Cache"] == MISS
 
 
+@pytest.mark.parametrize("page", ["/", "station"])
+def test_with_the_page_cache_off_figures_are_still_counted_once_per_write(
+    world: World, page: str, django_capture_on_commit_callbacks: Any
+) -> None:
+    url = page if page == "/" else world.station.get_absolute_url()
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert visitor().get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    with override_settings(PAGE_CACHE_SECONDS=0):
+        first, second = queries(), queries()
+        assert second < first  # the counts were kept under the versions
+        with django_capture_on_commit_callbacks(execute=True):
+            services.unit_update(
+                actor=world.coordinator, unit=world.station, data={"address": "新地址 1 号"}
+            )
+        assert queries() == first  # a write: counted again, once
+        assert queries() == second
+        with override_settings(FIGURES_CACHE_SECONDS=0):
+            assert queries() == first  # figures off too: counted on every request
+            assert queries() == first
+
+
 # --- what is never stored -------------------------------------------------------------------
 
 

@@ -129,6 +129,11 @@ else:
 # Public pages for anonymous visitors, cached (portal/cache.py). They are invalidated
 # exactly on every write, so the lifetime only bounds memory; 0 turns the page cache off.
 PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=3600)
+# Figures computed from the data (portal.cache.versioned_value: the home page's whole-
+# network counts) are kept under the same versions, for this long; 0 computes them on
+# every request. Separate from the pages' switch: pages may be rendered live while the
+# counts over the whole network are still read once per write.
+FIGURES_CACHE_SECONDS = env.int("FIGURES_CACHE_SECONDS", default=3600)
 PAGE_CACHE_ALIAS = "default"
 # The release deployed (e.g. its commit): cached pages of another release are never
 # served. Unset, a fingerprint of the source files stands for it; set it when several
