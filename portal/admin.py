@@ -1,23 +1,33 @@
-"""Django admin of the portal app: the SMS outbox, where developers read the messages the
-development backend "sent" (``portal.sms.DevelopmentBackend``). Read-only."""
+"""Django admin of the portal app: the outbox, where developers read the messages the
+development SMS backend "sent" (``portal.sms.DevelopmentBackend``) and the emails. Read-only."""
 
 from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import SmsMessage
+from .models import OutboxMessage
 
 
-@admin.register(SmsMessage)
-class SmsMessageAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "phone_masked", "purpose", "status", "attempts", "sent_at"]
-    list_filter = ["status", "purpose"]
-    date_hierarchy = "created_at"
-    # The number only masked; never searchable (it is stored encrypted).
-    fields = (
-        "phone_masked",
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "channel",
+        "address_masked",
         "purpose",
+        "status",
+        "attempts",
+        "sent_at",
+    ]
+    list_filter = ["channel", "status", "purpose"]
+    date_hierarchy = "created_at"
+    # The address only masked; never searchable (it is stored encrypted).
+    fields = (
+        "channel",
+        "address_masked",
+        "purpose",
+        "subject",
         "text",
         "status",
         "attempts",

@@ -10,7 +10,8 @@ write no request can get the old page again: the next one renders and stores the
 deleted; old entries expire (``PAGE_CACHE_SECONDS``) or are evicted.
 
 The key also holds the release (``PAGE_CACHE_RELEASE``, else a fingerprint of the source
-files, so a deploy never serves pages rendered by the old code), the language, the scheme
+files, so a deploy never serves pages rendered by the old code), the language, the display
+mode (``portal.display``: standard or elder-friendly), the scheme
 and host (the QR poster prints absolute addresses), the path and the query string with its
 parameters in a canonical order.
 
@@ -54,8 +55,11 @@ from django.utils.cache import cc_delim_re
 from django.utils.http import urlencode
 from django.utils.translation import get_language
 
+from portal.display import display_mode
+
 __all__ = [
     "NETWORK",
+    "ORDERS",
     "VOLUNTEERS",
     "bump",
     "bump_on_commit",
@@ -67,6 +71,9 @@ logger = logging.getLogger(__name__)
 
 NETWORK = "network"
 VOLUNTEERS = "volunteers"
+# The service menus and the requests the public pages show (a station's menu, its recent
+# completed services and satisfaction, the transparency page): bumped by orders.services.
+ORDERS = "orders"
 
 # Statuses a public page may be cached with: the page, and a closed unit's 410 page.
 CACHEABLE_STATUSES = frozenset({200, 410})
@@ -168,7 +175,8 @@ def _page_key(request: HttpRequest) -> str:
     query_string = urlencode(query, doseq=True)
     address = f"{request.scheme}://{request.get_host()}{request.path}?{query_string}"
     digest = hashlib.sha256(address.encode()).hexdigest()
-    return f"page:{_release()}:{get_language()}:{digest}"
+    # The display mode (standard or elder-friendly) changes the page as the language does.
+    return f"page:{_release()}:{get_language()}:{display_mode(request)}:{digest}"
 
 
 def _lookup(

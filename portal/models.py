@@ -1,5 +1,6 @@
-"""Models shared by every app: the import jobs (see :mod:`portal.imports`), the SMS
-outbox (:mod:`portal.sms`) and one-time codes (:mod:`portal.otp`)."""
+"""Models shared by every app: the import jobs (see :mod:`portal.imports`), the outbox of
+text messages and emails (:mod:`portal.outbox`), the in-portal inbox
+(:mod:`portal.notify`) and one-time codes (:mod:`portal.otp`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.fields import EncryptedCharField
 
-__all__ = ["ImportJob", "OneTimeCode", "SmsMessage"]
+__all__ = ["ImportJob", "InboxMessage", "OneTimeCode", "OutboxMessage"]
 
 
 class ImportJob(models.Model):
@@ -67,19 +68,27 @@ class ImportJob(models.Model):
         return self.status in (self.Status.DONE, self.Status.FAILED)
 
 
-class SmsMessage(models.Model):
-    """One text message in the outbox (:mod:`portal.sms`): written in the sender's
-    transaction, sent by a Celery task, resent by ``manage.py send_queued_sms`` when the
-    queue lost it. The number and the text are stored encrypted (a text may hold a code).
-    """
+class OutboxMessage(models.Model):
+    """One message on its way out (:mod:`portal.outbox`): a text message or an email,
+    written in the sender's transaction, sent by a Celery task, resent by ``manage.py
+    send_queued_messages`` when the queue lost it. The address and the text are stored
+    encrypted (a text may hold a code)."""
+
+    class Channel(models.TextChoices):
+        SMS = "sms", _("Text message")
+        EMAIL = "email", _("Email")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
 
-    phone = EncryptedCharField(_("mobile phone"))
-    phone_masked = models.CharField(_("mobile phone"), max_length=11, editable=False)
+    channel = models.CharField(
+        _("channel"), max_length=8, choices=Channel.choices, default=Channel.SMS
+    )
+    address = EncryptedCharField(_("to"))
+    address_masked = models.CharField(_("to"), max_length=100, editable=False)
+    subject = EncryptedCharField(_("subject"), blank=True, default="")
     text = EncryptedCharField(_("text"))
     purpose = models.CharField(_("purpose"), max_length=32)
     status = models.CharField(
@@ -94,13 +103,52 @@ class SmsMessage(models.Model):
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
 
     class Meta:
-        verbose_name = _("text message")
-        verbose_name_plural = _("text messages")
+        verbose_name = _("outgoing message")
+        verbose_name_plural = _("outgoing messages")
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["status", "created_at"], name="smsmessage_status_idx")]
+        indexes = [models.Index(fields=["status", "created_at"], name="outbox_status_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(channel__in=["sms", "email"]), name="outbox_channel_valid"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.purpose} → {self.phone_masked} ({self.status})"
+        return f"{self.purpose} → {self.address_masked} ({self.status})"
+
+
+class InboxMessage(models.Model):
+    """A notice in a person's in-portal inbox (:mod:`portal.notify`): delivered when its
+    transaction commits, read on the inbox page."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recipient"),
+        on_delete=models.CASCADE,
+        related_name="inbox",
+    )
+    subject = models.CharField(_("subject"), max_length=200)
+    text = models.TextField(_("text"), blank=True)
+    link = models.CharField(_("link"), max_length=300, blank=True)
+    purpose = models.CharField(_("purpose"), max_length=32)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("inbox message")
+        verbose_name_plural = _("inbox messages")
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["recipient", "-created_at"], name="inbox_recipient_idx"),
+            models.Index(
+                fields=["recipient"],
+                condition=models.Q(read_at__isnull=True),
+                name="inbox_unread_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
 
 
 class OneTimeCode(models.Model):

@@ -1,5 +1,5 @@
 """Background tasks shared by every app: applying import jobs, purging old ones; sending
-text messages from the outbox (:mod:`portal.sms`)."""
+text messages and emails from the outbox (:mod:`portal.outbox`)."""
 
 from typing import Any
 
@@ -7,7 +7,7 @@ from celery import shared_task
 
 from portal import imports
 
-__all__ = ["purge_import_jobs", "run_import_job", "send_queued_sms", "send_sms_message"]
+__all__ = ["purge_import_jobs", "run_import_job", "send_outbox_message", "send_queued_messages"]
 
 
 @shared_task(ignore_result=True)
@@ -24,23 +24,23 @@ def purge_import_jobs() -> int:
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=None)
-def send_sms_message(self: Any, message_pk: int) -> None:
-    """Send one outbox message (its id only: the number stays in the database). A failed
-    send is retried with growing pauses; :func:`portal.sms.deliver` counts the attempts
+def send_outbox_message(self: Any, message_pk: int) -> None:
+    """Send one outbox message (its id only: the address stays in the database). A failed
+    send is retried with growing pauses; :func:`portal.outbox.deliver` counts the attempts
     and marks the message failed after the last one."""
-    from portal import sms
+    from portal import outbox
 
-    delay = sms.deliver(message_pk)
+    delay = outbox.deliver(message_pk)
     # Run eagerly (no REDIS_URL) there is no queue to wait in: the message keeps its retry
-    # time and send_queued_sms sends it.
+    # time and send_queued_messages sends it.
     if delay is not None and not self.request.is_eager:
         # A little later than the message's retry time, so the claim never finds it early.
         raise self.retry(countdown=delay + 2)
 
 
 @shared_task(ignore_result=True)
-def send_queued_sms() -> int:
-    """Send the messages still queued after ``SMS_RESEND_AFTER_MINUTES`` (Celery beat)."""
-    from portal import sms
+def send_queued_messages() -> int:
+    """Send the messages still queued after ``OUTBOX_RESEND_AFTER_MINUTES`` (Celery beat)."""
+    from portal import outbox
 
-    return sms.send_queued()
+    return outbox.send_queued()

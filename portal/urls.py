@@ -8,11 +8,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 import portal.converters  # noqa: F401 - registers the "id" path converter first
 from portal import views_password
-from portal.views import LoginForm, PasswordChangeView, set_language
+from portal.views import LoginForm, PasswordChangeView, set_display, set_language
 
 urlpatterns = [
     path("", include("practice.urls")),
     path("", include("volunteers.urls")),
+    path("", include("orders.urls")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(
@@ -30,6 +31,7 @@ urlpatterns = [
     ),
     # A GET form (no CSRF token in the cached public pages), where Django's POST view was.
     path("i18n/setlang/", set_language, name="set_language"),
+    path("display/", set_display, name="set_display"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("portal.api.urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

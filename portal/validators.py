@@ -102,6 +102,14 @@ def mask_phone(value: str) -> str:
     return "*" * len(value)
 
 
+def mask_email(value: str) -> str:
+    """``zhang.san@example.cn`` → ``z***@example.cn``."""
+    local, at, domain = value.partition("@")
+    if not at:
+        return "*" * len(value)
+    return f"{local[:1]}***@{domain}"
+
+
 # --- text --------------------------------------------------------------------------------
 
 # Line breaks a multi-line text may hold; stored as "\n".

@@ -1,4 +1,4 @@
-"""Account pages shared by every kind of user; the language switch."""
+"""Account pages shared by every kind of user; the language and display switches."""
 
 from typing import Any
 
@@ -15,7 +15,18 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-__all__ = ["LoginForm", "PasswordChangeView", "set_language"]
+from portal import display
+
+__all__ = ["LoginForm", "PasswordChangeView", "local_next", "set_display", "set_language"]
+
+
+def local_next(request: HttpRequest) -> str:
+    """The ``next`` parameter of a header switch if it is an address on this site (a path,
+    not ``//elsewhere`` nor a scheme), else ``/``: the switches never redirect away."""
+    next_url = request.GET.get("next", "")
+    if next_url.startswith("/") and url_has_allowed_host_and_scheme(next_url, allowed_hosts=None):
+        return next_url
+    return "/"
 
 
 @require_GET
@@ -30,12 +41,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
     served to everyone (``portal.cache``). Choosing a language changes no data.
     """
     language = request.GET.get("language", "")
-    next_url = request.GET.get("next", "")
-    if not (
-        next_url.startswith("/") and url_has_allowed_host_and_scheme(next_url, allowed_hosts=None)
-    ):
-        next_url = "/"
-    response = HttpResponseRedirect(next_url)
+    response = HttpResponseRedirect(local_next(request))
     if language in dict(settings.LANGUAGES):
         response.set_cookie(
             settings.LANGUAGE_COOKIE_NAME,
@@ -46,6 +52,28 @@ def set_language(request: HttpRequest) -> HttpResponse:
             secure=settings.LANGUAGE_COOKIE_SECURE,
             httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
             samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        )
+    return response
+
+
+@require_GET
+@never_cache
+def set_display(request: HttpRequest) -> HttpResponse:
+    """The header's display switch: ``?mode=elder&next=/find/`` stores the elder-friendly
+    (or ``standard``) display in a long-lived cookie (``portal.display``) and goes back to
+    ``next``, a local address only. A GET link, for the same reason as the language switch.
+    """
+    mode = request.GET.get("mode", "")
+    response = HttpResponseRedirect(local_next(request))
+    if mode in display.MODES:
+        response.set_cookie(
+            display.COOKIE_NAME,
+            mode,
+            max_age=display.COOKIE_AGE,
+            path="/",
+            secure=request.is_secure(),
+            httponly=True,
+            samesite="Lax",
         )
     return response
 

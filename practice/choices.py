@@ -57,3 +57,5 @@ class AuditAction(models.TextChoices):
     POINTS_CHANGED = "points.changed", _("Points changed")
     POINTS_RATE_SET = "points.rate_set", _("Points rate set")
     CERTIFICATE_ISSUED = "certificate.issued", _("Certificate issued")
+    MENU_ITEM_CREATED = "menu.created", _("Menu item created")
+    MENU_ITEM_CHANGED = "menu.changed", _("Menu item changed")

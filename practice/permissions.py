@@ -59,6 +59,11 @@ class Action(StrEnum):
     CONFIRM_HOURS = "confirm_hours"  # confirm records here (never one's own: a second person)
     REDEEM_POINTS = "redeem_points"  # a station's points shop: record redemptions
     MANAGE_POINTS = "manage_points"  # award or deduct points, set the points rate
+    # Order — menu — deliver (see orders/): the menu of a unit, requests filed for residents,
+    # and dispatching (or rejecting) residents' requests — coordinators only.
+    MANAGE_MENU = "manage_menu"
+    FILE_REQUEST = "file_request"
+    DISPATCH = "dispatch"
 
 
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
@@ -73,6 +78,8 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
             Action.RECORD_HOURS,
             Action.CONFIRM_HOURS,
             Action.REDEEM_POINTS,
+            Action.MANAGE_MENU,
+            Action.FILE_REQUEST,
         }
     ),
 }

@@ -27,6 +27,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce
 
 from .choices import Role, UnitKind
+from .filtersets import UnitFilterSet
 from .models import UNIT_EDITABLE_FIELDS, AuditEntry, Category, RoleAssignment, Unit, User
 from .permissions import Action, can, has_any_role, manageable_accounts, scope_q
 
@@ -42,11 +43,16 @@ __all__ = [
     "children_with_counts",
     "closed_unit_context",
     "count_below",
+    "counties",
     "mark_inactive_below",
+    "nearest_places",
     "network_counts",
     "open_places_near",
+    "places_in",
+    "places_named",
     "role_assignments_for",
     "roots_with_counts",
+    "towns_of",
     "tree_rows",
     "unit_ancestors",
     "unit_paths",
@@ -196,6 +202,8 @@ def unit_paths(units: list[Unit]) -> dict[int, list[str]]:
 # Where residents go: the kinds of unit a closed unit's page sends them to.
 PLACE_KINDS = (UnitKind.STATION, UnitKind.POINT)
 EARTH_RADIUS_KM = 6371.0
+# Kilometres per degree of latitude (and of longitude at the equator).
+KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -208,38 +216,70 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
+def nearest_places(
+    lat: float,
+    lon: float,
+    *,
+    limit: int,
+    tree_id: int | None = None,
+    radius_km: float | None = None,
+) -> list[Unit]:
+    """The ``limit`` active located stations and points nearest to (``lat``, ``lon``) —
+    of one tree, or of all — each with ``distance_km``, nearest first (one query).
+
+    The database orders them by an equirectangular approximation (exact enough within a
+    county, and no trigonometry in SQL), so it returns ``limit`` rows whatever the size of
+    the network; ``distance_km`` is then the great-circle distance. ``radius_km`` bounds
+    the search by a box of that half-width around the point (a range on latitude and
+    longitude the database can read from an index instead of measuring every place).
+    """
+    # Degrees of longitude shrink with the cosine of the latitude.
+    shrink = max(math.cos(math.radians(lat)), 0.01)
+    places = Unit.objects.filter(
+        kind__in=PLACE_KINDS,
+        is_active=True,
+        latitude__isnull=False,
+        longitude__isnull=False,
+    )
+    if tree_id is not None:
+        places = places.filter(tree_id=tree_id)
+    if radius_km is not None:
+        dlat_box = radius_km / KM_PER_DEGREE
+        dlon_box = min(radius_km / (KM_PER_DEGREE * shrink), 180.0)
+        places = places.filter(
+            latitude__range=(_degrees(lat - dlat_box), _degrees(lat + dlat_box)),
+            longitude__range=(_degrees(lon - dlon_box), _degrees(lon + dlon_box)),
+        )
+    dlat = Cast("latitude", FloatField()) - Value(lat)
+    dlon = (Cast("longitude", FloatField()) - Value(lon)) * Value(shrink)
+    located = list(
+        places.annotate(
+            nearness=ExpressionWrapper(dlat * dlat + dlon * dlon, output_field=FloatField())
+        ).order_by("nearness", "lft")[:limit]
+    )
+    for place in located:
+        there = (float(place.latitude or 0), float(place.longitude or 0))
+        place.distance_km = distance_km(lat, lon, *there)
+    return located
+
+
+def _degrees(value: float) -> Decimal:
+    """A coordinate bound as the column's type (6 decimals), so the range reads an index."""
+    return Decimal(f"{value:.6f}")
+
+
 def open_places_near(unit: Unit, *, parent: Unit | None, limit: int = 3) -> list[Unit]:
     """Active stations and points to send the residents of a closed ``unit`` to.
 
-    When ``unit`` has coordinates: the ``limit`` nearest located ones of its tree, each
-    with ``distance_km``. The database orders them by an equirectangular approximation
-    (exact enough within a county, and no trigonometry in SQL), so it returns ``limit``
-    rows whatever the size of the tree. Otherwise, or when none is located: the active
-    sub-units of ``parent`` (the closed unit's nearest active ancestor) in name order, at
-    most ``3 * limit``, with ``distance_km`` None. One query, two at most.
+    When ``unit`` has coordinates: the ``limit`` nearest located ones of its tree
+    (:func:`nearest_places`). Otherwise, or when none is located: the active sub-units of
+    ``parent`` (the closed unit's nearest active ancestor) in name order, at most
+    ``3 * limit``, with ``distance_km`` None. One query, two at most.
     """
     if unit.latitude is not None and unit.longitude is not None:
-        lat, lon = float(unit.latitude), float(unit.longitude)
-        # Degrees of longitude shrink with the cosine of the latitude.
-        dlat = Cast("latitude", FloatField()) - Value(lat)
-        shrink = math.cos(math.radians(lat))
-        dlon = (Cast("longitude", FloatField()) - Value(lon)) * Value(shrink)
-        located = list(
-            Unit.objects.filter(
-                tree_id=unit.tree_id,
-                kind__in=PLACE_KINDS,
-                is_active=True,
-                latitude__isnull=False,
-                longitude__isnull=False,
-            )
-            .annotate(
-                nearness=ExpressionWrapper(dlat * dlat + dlon * dlon, output_field=FloatField())
-            )
-            .order_by("nearness", "lft")[:limit]
+        located = nearest_places(
+            float(unit.latitude), float(unit.longitude), limit=limit, tree_id=unit.tree_id
         )
-        for place in located:
-            there = (float(place.latitude or 0), float(place.longitude or 0))
-            place.distance_km = distance_km(lat, lon, *there)
         if located:
             return located
     if parent is None:
@@ -248,6 +288,47 @@ def open_places_near(unit: Unit, *, parent: Unit | None, limit: int = 3) -> list
     for place in siblings:
         place.distance_km = None
     return siblings
+
+
+# What the lists of places read: no dates or contact details.
+PLACE_FIELDS = ("name", "kind", "parent", "tree_id", "lft", "rght", "level", "address")
+
+
+def counties() -> list[Unit]:
+    """The active county centres, in tree order (one query; an installation has a few)."""
+    return list(
+        Unit.objects.filter(kind=UnitKind.CENTRE, is_active=True)
+        .order_by("tree_id", "lft")
+        .only(*TREE_FIELDS)
+    )
+
+
+def towns_of(county: Unit) -> list[Unit]:
+    """The active towns (institutes) of ``county``, in tree order (one query)."""
+    return list(
+        Unit.objects.within(county, include_self=False)
+        .filter(kind=UnitKind.INSTITUTE, is_active=True)
+        .order_by("lft")
+        .only(*TREE_FIELDS)
+    )
+
+
+def places_in(town: Unit) -> QuerySet[Unit]:
+    """The active stations and points of ``town``, in tree order (a point after its
+    station): a queryset to paginate."""
+    return (
+        Unit.objects.within(town, include_self=False)
+        .filter(kind__in=PLACE_KINDS, is_active=True)
+        .order_by("lft")
+        .only(*PLACE_FIELDS)
+    )
+
+
+def places_named(text: str) -> QuerySet[Unit]:
+    """Active stations and points whose name contains ``text`` (the unit list's own search,
+    ``filtersets.UnitFilterSet``), in tree order: a queryset to paginate."""
+    places = Unit.objects.filter(kind__in=PLACE_KINDS, is_active=True).only(*PLACE_FIELDS)
+    return UnitFilterSet({"q": text}, queryset=places).qs.order_by("tree_id", "lft")
 
 
 def closed_unit_context(unit: Unit) -> dict[str, Any]:

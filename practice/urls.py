@@ -2,11 +2,12 @@ from django.urls import path
 
 import portal.converters  # noqa: F401 - registers the "id" converter
 
-from . import views
+from . import views, views_find
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("units/", views.unit_tree, name="unit-tree"),
+    path("find/", views_find.find_station, name="find-station"),
     path("units/add/", views.unit_create, name="unit-create-root"),
     path("units/import-template.xlsx", views.unit_import_template, name="unit-import-template"),
     path("units/<id:pk>/", views.unit_detail, name="unit-detail"),

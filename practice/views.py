@@ -128,6 +128,13 @@ def home(request: HttpRequest) -> HttpResponse:
             "focus": focus,
             "chart": [{"name": u.name, "stations": u.station_count, "id": u.pk} for u in chart],
             "categories": selectors.categories(),
+            # "Find my station" picks the town right here when the network is one county
+            # (its towns are the chart's units: no query more).
+            "find_towns": (
+                [u for u in chart if u.kind == UnitKind.INSTITUTE]
+                if focus is not None and focus.kind == UnitKind.CENTRE
+                else []
+            ),
         },
     )
 

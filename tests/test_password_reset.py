@@ -16,7 +16,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from portal import otp, password_reset
-from portal.models import OneTimeCode, SmsMessage
+from portal.models import OneTimeCode, OutboxMessage
 from practice.choices import AuditAction
 from practice.models import AuditEntry
 from tests.factories import PASSWORD, UserFactory
@@ -52,7 +52,7 @@ def sent_now() -> Any:
     """Texts go out at once: the outbox queues its task when ``send_sms`` is called, not
     when the test's transaction (which never commits) would commit."""
     now = SimpleNamespace(on_commit=lambda func, **kwargs: func())
-    with mock.patch("portal.sms.transaction", now):
+    with mock.patch("portal.outbox.transaction", now):
         yield
 
 
@@ -86,7 +86,7 @@ def test_a_code_is_stored_hashed_and_texted(sent_now: Any) -> None:
     assert code not in row.code_hash
     assert row.code_hash == otp.code_hash_for(phone=phone, purpose="test", code=code)
     assert row.expires_at == row.created_at + dt.timedelta(minutes=10)
-    message = SmsMessage.objects.get()
+    message = OutboxMessage.objects.get()
     assert message.purpose == "test"
     assert code in message.text
 
@@ -273,12 +273,12 @@ def test_the_forgot_page_does_not_tell_whether_a_number_is_registered(
     assert [str(m) for m in known.context["messages"]] == [
         str(m) for m in unknown.context["messages"]
     ]
-    assert SmsMessage.objects.count() == 1  # the registered number only
+    assert OutboxMessage.objects.count() == 1  # the registered number only
     assert OneTimeCode.objects.count() == 1
     # Over its limits, a registered number still gets the same answer (and no new text).
     again = fresh_client().post(FORGOT, {"phone": account.login_phone}, follow=True)
     assert again.redirect_chain == known.redirect_chain
-    assert SmsMessage.objects.count() == 1
+    assert OutboxMessage.objects.count() == 1
 
 
 @pytest.mark.django_db
@@ -290,7 +290,7 @@ def test_no_code_for_a_disabled_account_or_a_volunteer_without_one(
     no_account = make_volunteer(world.station, phone=make_phone())
     for phone in (account.login_phone, no_account.phone):
         assert fresh_client().post(FORGOT, {"phone": phone}).status_code == 302
-    assert not SmsMessage.objects.exists()
+    assert not OutboxMessage.objects.exists()
 
 
 @pytest.mark.django_db
@@ -301,7 +301,7 @@ def test_no_sms_reset_of_a_staff_account(world: Any, staff: str, sent_now: Any) 
     phone = make_phone()
     make_volunteer(world.station, phone=phone, user=user)
     assert fresh_client().post(FORGOT, {"phone": phone}).status_code == 302
-    assert not SmsMessage.objects.exists()
+    assert not OutboxMessage.objects.exists()
     # Even with a code issued by other means, the reset is refused.
     otp.issue_code(phone=phone, purpose=PURPOSE)
     reply = APIClient().post(
@@ -320,7 +320,7 @@ def test_the_forgot_page_refuses_a_malformed_number() -> None:
     reply = fresh_client().post(FORGOT, {"phone": "12345"})
     assert reply.status_code == 200
     assert reply.context["form"].errors["phone"]
-    assert not SmsMessage.objects.exists()
+    assert not OutboxMessage.objects.exists()
 
 
 @pytest.mark.django_db
@@ -407,7 +407,7 @@ def test_the_api_does_not_tell_whether_a_number_is_registered(account: Any, sent
     known = api.post(API_RESET, {"phone": account.login_phone}, format="json")
     unknown = api.post(API_RESET, {"phone": make_phone()}, format="json")
     assert (known.status_code, known.json()) == (unknown.status_code, unknown.json())
-    assert SmsMessage.objects.count() == 1
+    assert OutboxMessage.objects.count() == 1
     # A code for an unknown number is refused as a wrong code is.
     confirm = api.post(
         API_CONFIRM,
@@ -427,7 +427,7 @@ def test_the_api_refuses_bad_input(body: dict[str, Any]) -> None:
     reply = APIClient().post(API_RESET, body, format="json")
     assert reply.status_code == 400
     assert "phone" in reply.json()["detail"]
-    assert not SmsMessage.objects.exists()
+    assert not OutboxMessage.objects.exists()
 
 
 @pytest.mark.django_db
@@ -473,9 +473,9 @@ def test_the_api_is_limited_per_address(sent_now: Any) -> None:
 def test_no_number_in_the_sms_task_or_logs(
     account: Any, sent_now: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from portal.tasks import send_sms_message
+    from portal.tasks import send_outbox_message
 
-    with mock.patch.object(send_sms_message, "delay") as delay:
+    with mock.patch.object(send_outbox_message, "delay") as delay:
         APIClient().post(API_RESET, {"phone": account.login_phone}, format="json")
     assert delay.call_count == 1
     assert account.login_phone not in repr(delay.call_args)

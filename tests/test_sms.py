@@ -1,4 +1,4 @@
-"""The SMS outbox (portal.sms): pluggable backend, nothing lost, no number in task
+"""The outbox (portal.outbox) and its SMS channel (portal.sms): pluggable backend, nothing lost, no number in task
 arguments or logs, retries, the admin page of the messages."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
-from portal import sms
-from portal.models import SmsMessage
-from portal.tasks import send_queued_sms, send_sms_message
+from portal import outbox, sms
+from portal.models import OutboxMessage
+from portal.tasks import send_queued_messages, send_outbox_message
 
 PHONE = "13812341234"
 MASKED = "138****1234"
@@ -53,7 +53,7 @@ def _reset_backends() -> None:
     BrokenBackend.calls = 0
 
 
-def _send(captured: Any, **kwargs: Any) -> SmsMessage:
+def _send(captured: Any, **kwargs: Any) -> OutboxMessage:
     with captured(execute=True):
         return sms.send_sms(
             phone=kwargs.get("phone", PHONE),
@@ -67,32 +67,32 @@ def test_the_configured_backend_sends_after_commit(django_capture_on_commit_call
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         message = sms.send_sms(phone=PHONE, text="hello", purpose="test")
         # Written in the caller's transaction; nothing sent before it commits.
-        assert SmsMessage.objects.get(pk=message.pk).status == SmsMessage.Status.QUEUED
+        assert OutboxMessage.objects.get(pk=message.pk).status == OutboxMessage.Status.QUEUED
         assert RecordingBackend.sent == []
     assert len(callbacks) == 1
     callbacks[0]()
     assert RecordingBackend.sent == [(PHONE, "hello")]
     message.refresh_from_db()
-    assert message.status == SmsMessage.Status.SENT
+    assert message.status == OutboxMessage.Status.SENT
     assert message.provider_id == "provider-1"
     assert message.attempts == 1
     assert message.sent_at is not None
-    assert message.phone_masked == MASKED
+    assert message.address_masked == MASKED
 
 
 def test_number_and_text_are_stored_encrypted(django_capture_on_commit_callbacks: Any):
     message = _send(django_capture_on_commit_callbacks, text="验证码 654321")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT phone, text FROM portal_smsmessage WHERE id = %s", [message.pk])
+        cursor.execute("SELECT address, text FROM portal_outboxmessage WHERE id = %s", [message.pk])
         phone, text = cursor.fetchone()
     assert PHONE not in phone
     assert "654321" not in text
     message.refresh_from_db()
-    assert (message.phone, message.text) == (PHONE, "验证码 654321")
+    assert (message.address, message.text) == (PHONE, "验证码 654321")
 
 
 def test_the_task_gets_the_message_id_only(django_capture_on_commit_callbacks: Any):
-    with mock.patch.object(send_sms_message, "delay") as delay:
+    with mock.patch.object(send_outbox_message, "delay") as delay:
         message = _send(django_capture_on_commit_callbacks)
     delay.assert_called_once_with(message.pk)
     assert PHONE not in repr(delay.call_args)
@@ -107,13 +107,13 @@ def test_a_rolled_back_message_is_never_sent(django_capture_on_commit_callbacks:
             raise RuntimeError
 
     with (
-        mock.patch.object(send_sms_message, "delay") as delay,
+        mock.patch.object(send_outbox_message, "delay") as delay,
         django_capture_on_commit_callbacks(execute=True),
         pytest.raises(RuntimeError),
     ):
         write_then_fail()
     assert not delay.called
-    assert not SmsMessage.objects.exists()
+    assert not OutboxMessage.objects.exists()
 
 
 def test_development_backend_logs_the_number_masked(
@@ -122,7 +122,7 @@ def test_development_backend_logs_the_number_masked(
     with caplog.at_level(logging.INFO, logger="portal.sms"):
         message = _send(django_capture_on_commit_callbacks, text="您的验证码是123456")
     message.refresh_from_db()
-    assert message.status == SmsMessage.Status.SENT
+    assert message.status == OutboxMessage.Status.SENT
     lines = [r.getMessage() for r in caplog.records if r.name == "portal.sms"]
     assert any(MASKED in line and "123456" in line for line in lines), lines
     assert all(PHONE not in line for line in caplog.messages)
@@ -133,45 +133,45 @@ def test_an_unreachable_queue_loses_nothing(
     django_capture_on_commit_callbacks: Any, caplog: pytest.LogCaptureFixture
 ):
     broker_down = ConnectionError(f"redis down while sending to {PHONE}?")
-    with mock.patch.object(send_sms_message, "delay", side_effect=broker_down):
+    with mock.patch.object(send_outbox_message, "delay", side_effect=broker_down):
         message = _send(django_capture_on_commit_callbacks)  # no exception for the caller
     message.refresh_from_db()
-    assert message.status == SmsMessage.Status.QUEUED
+    assert message.status == OutboxMessage.Status.QUEUED
     assert RecordingBackend.sent == []
     assert "task queue is unreachable" in caplog.text
 
     # Too recent for the resend yet (its task may still be on its way).
-    call_command("send_queued_sms")
+    call_command("send_queued_messages")
     assert RecordingBackend.sent == []
 
     later = timezone.now() + dt.timedelta(minutes=3)
     with mock.patch("django.utils.timezone.now", return_value=later):
-        call_command("send_queued_sms")
+        call_command("send_queued_messages")
     message.refresh_from_db()
-    assert message.status == SmsMessage.Status.SENT
+    assert message.status == OutboxMessage.Status.SENT
     assert RecordingBackend.sent == [(PHONE, "您的验证码是123456")]
 
     # Sent once only: a second run finds nothing.
     with mock.patch("django.utils.timezone.now", return_value=later):
-        call_command("send_queued_sms")
+        call_command("send_queued_messages")
     assert len(RecordingBackend.sent) == 1
 
 
 @override_settings(SMS_BACKEND="tests.test_sms.RecordingBackend")
 def test_the_beat_task_sends_old_queued_messages():
-    old = SmsMessage.objects.create(
-        phone=PHONE,
-        phone_masked=MASKED,
+    old = OutboxMessage.objects.create(
+        address=PHONE,
+        address_masked=MASKED,
         text="old",
         purpose="test",
         created_at=timezone.now() - dt.timedelta(minutes=10),
     )
-    fresh = SmsMessage.objects.create(phone=PHONE, phone_masked=MASKED, text="new", purpose="t")
-    assert send_queued_sms() == 1
+    fresh = OutboxMessage.objects.create(address=PHONE, address_masked=MASKED, text="new", purpose="t")
+    assert send_queued_messages() == 1
     old.refresh_from_db()
     fresh.refresh_from_db()
-    assert old.status == SmsMessage.Status.SENT
-    assert fresh.status == SmsMessage.Status.QUEUED
+    assert old.status == OutboxMessage.Status.SENT
+    assert fresh.status == OutboxMessage.Status.QUEUED
 
 
 @override_settings(SMS_BACKEND="tests.test_sms.BrokenBackend")
@@ -183,7 +183,7 @@ def test_a_failing_send_is_retried_then_marked_failed(
     # One attempt; the retry waits (its time is in retry_after) and the error is kept,
     # with the number masked.
     assert BrokenBackend.calls == 1
-    assert message.status == SmsMessage.Status.QUEUED
+    assert message.status == OutboxMessage.Status.QUEUED
     assert message.attempts == 1
     assert message.last_error == f"gateway refused {MASKED}"
     assert message.retry_after is not None and message.retry_after > timezone.now()
@@ -192,76 +192,76 @@ def test_a_failing_send_is_retried_then_marked_failed(
 
     # Each next attempt, when its time comes, until the last one gives up.
     now = timezone.now()
-    for attempt in range(2, sms.MAX_ATTEMPTS + 1):
+    for attempt in range(2, outbox.MAX_ATTEMPTS + 1):
         now += dt.timedelta(hours=2)
         with mock.patch("django.utils.timezone.now", return_value=now):
-            delay = sms.deliver(message.pk)
+            delay = outbox.deliver(message.pk)
         message.refresh_from_db()
         assert message.attempts == attempt
-        if attempt < sms.MAX_ATTEMPTS:
-            assert delay == sms.retry_delay(attempt)
-            assert message.status == SmsMessage.Status.QUEUED
+        if attempt < outbox.MAX_ATTEMPTS:
+            assert delay == outbox.retry_delay(attempt)
+            assert message.status == OutboxMessage.Status.QUEUED
     assert delay is None
-    assert message.status == SmsMessage.Status.FAILED
-    assert BrokenBackend.calls == sms.MAX_ATTEMPTS
+    assert message.status == OutboxMessage.Status.FAILED
+    assert BrokenBackend.calls == outbox.MAX_ATTEMPTS
     # A failed message is not tried again.
-    assert sms.deliver(message.pk) is None
-    assert BrokenBackend.calls == sms.MAX_ATTEMPTS
+    assert outbox.deliver(message.pk) is None
+    assert BrokenBackend.calls == outbox.MAX_ATTEMPTS
 
 
 @override_settings(SMS_BACKEND="tests.test_sms.CrashingBackend")
 def test_an_unexpected_backend_error_is_kept_masked(caplog: pytest.LogCaptureFixture):
-    message = SmsMessage.objects.create(phone=PHONE, phone_masked=MASKED, text="x", purpose="t")
-    assert sms.deliver(message.pk) == sms.retry_delay(1)
+    message = OutboxMessage.objects.create(address=PHONE, address_masked=MASKED, text="x", purpose="t")
+    assert outbox.deliver(message.pk) == outbox.retry_delay(1)
     message.refresh_from_db()
     assert message.last_error == f"builtins.ValueError: unexpected reply for {MASKED}"
     assert PHONE not in "".join(c for c in caplog.text if c.isdigit())
 
 
 def test_the_task_asks_celery_to_retry_with_a_pause():
-    message = SmsMessage.objects.create(phone=PHONE, phone_masked=MASKED, text="x", purpose="t")
+    message = OutboxMessage.objects.create(address=PHONE, address_masked=MASKED, text="x", purpose="t")
     with (
         override_settings(SMS_BACKEND="tests.test_sms.BrokenBackend"),
-        mock.patch.object(send_sms_message, "retry", side_effect=RuntimeError("retry")) as retry,
+        mock.patch.object(send_outbox_message, "retry", side_effect=RuntimeError("retry")) as retry,
         pytest.raises(RuntimeError, match="retry"),
     ):
-        send_sms_message.run(message.pk)
-    assert retry.call_args.kwargs["countdown"] >= sms.retry_delay(1)
+        send_outbox_message.run(message.pk)
+    assert retry.call_args.kwargs["countdown"] >= outbox.retry_delay(1)
 
 
 def test_retry_pauses_grow_and_are_bounded():
-    delays = [sms.retry_delay(n) for n in range(1, 12)]
+    delays = [outbox.retry_delay(n) for n in range(1, 12)]
     assert delays[:3] == [30, 60, 120]
     assert delays == sorted(delays)
-    assert max(delays) == sms.RETRY_MAX_SECONDS
+    assert max(delays) == outbox.RETRY_MAX_SECONDS
 
 
 @override_settings(SMS_BACKEND="tests.test_sms.RecordingBackend")
 def test_a_message_being_sent_is_not_sent_twice():
-    message = SmsMessage.objects.create(phone=PHONE, phone_masked=MASKED, text="x", purpose="t")
+    message = OutboxMessage.objects.create(address=PHONE, address_masked=MASKED, text="x", purpose="t")
     # Another process claimed it (its lease runs): the task leaves it alone.
-    SmsMessage.objects.filter(pk=message.pk).update(
-        retry_after=timezone.now() + sms.SEND_LEASE, attempts=1
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        retry_after=timezone.now() + outbox.SEND_LEASE, attempts=1
     )
-    assert sms.deliver(message.pk) is None
+    assert outbox.deliver(message.pk) is None
     assert RecordingBackend.sent == []
     # Sent messages neither.
-    SmsMessage.objects.filter(pk=message.pk).update(status=SmsMessage.Status.SENT)
+    OutboxMessage.objects.filter(pk=message.pk).update(status=OutboxMessage.Status.SENT)
     later = timezone.now() + dt.timedelta(hours=1)
     with mock.patch("django.utils.timezone.now", return_value=later):
-        assert sms.deliver(message.pk) is None
-        assert sms.send_queued() == 0
+        assert outbox.deliver(message.pk) is None
+        assert outbox.send_queued() == 0
     assert RecordingBackend.sent == []
 
 
 @override_settings(SMS_BACKEND="tests.test_sms.NoSuchBackend")
 def test_a_misconfigured_backend_fails_loudly_in_the_task():
-    message = SmsMessage.objects.create(phone=PHONE, phone_masked=MASKED, text="x", purpose="t")
+    message = OutboxMessage.objects.create(address=PHONE, address_masked=MASKED, text="x", purpose="t")
     with pytest.raises(ImportError):
-        sms.deliver(message.pk)
+        outbox.deliver(message.pk)
     # Still queued, no attempt spent: sent once the setting is fixed.
     message.refresh_from_db()
-    assert (message.status, message.attempts) == (SmsMessage.Status.QUEUED, 0)
+    assert (message.status, message.attempts) == (OutboxMessage.Status.QUEUED, 0)
 
 
 # --- the admin page ----------------------------------------------------------------------
@@ -272,23 +272,23 @@ def test_admin_lists_messages_masked_for_a_superuser(
 ):
     message = _send(django_capture_on_commit_callbacks, text="您的验证码是246810", purpose="demo")
     client = browser_client(world.superuser)
-    listing = client.get("/admin/portal/smsmessage/")
+    listing = client.get("/admin/portal/outboxmessage/")
     assert listing.status_code == 200
     body = listing.content.decode()
     assert MASKED in body
     assert "demo" in body
     assert PHONE not in body
-    detail = client.get(f"/admin/portal/smsmessage/{message.pk}/change/")
+    detail = client.get(f"/admin/portal/outboxmessage/{message.pk}/change/")
     assert detail.status_code == 200
     body = detail.content.decode()
     assert "246810" in body
     assert PHONE not in body
     # Read-only: no add, no change, no delete.
-    assert client.get("/admin/portal/smsmessage/add/").status_code == 403
-    assert client.post(f"/admin/portal/smsmessage/{message.pk}/delete/").status_code == 403
+    assert client.get("/admin/portal/outboxmessage/add/").status_code == 403
+    assert client.post(f"/admin/portal/outboxmessage/{message.pk}/delete/").status_code == 403
     assert (
         client.post(
-            f"/admin/portal/smsmessage/{message.pk}/change/", {"purpose": "x", "text": "y"}
+            f"/admin/portal/outboxmessage/{message.pk}/change/", {"purpose": "x", "text": "y"}
         ).status_code
         == 403
     )
@@ -298,6 +298,6 @@ def test_admin_lists_messages_masked_for_a_superuser(
 
 def test_admin_refuses_non_staff(world: Any, browser_client: Any) -> None:
     for user in (None, world.no_role, world.coordinator):
-        response = browser_client(user).get("/admin/portal/smsmessage/")
+        response = browser_client(user).get("/admin/portal/outboxmessage/")
         assert response.status_code == 302
         assert "/admin/login/" in response["Location"]

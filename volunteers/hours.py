@@ -72,6 +72,7 @@ __all__ = [
     "record_create",
     "record_visible",
     "record_void",
+    "records_create_delivered",
     "records_create_pending",
     "records_in_scope",
     "records_of",
@@ -290,11 +291,68 @@ def records_create_pending(
     content: str = "",
     reason: str = "",
 ) -> list[ServiceRecord]:
-    """Pending records for several volunteers at once (a delivered request, an activity):
+    """Pending records for several volunteers at once (an activity, a manager's batch):
     the checks of :func:`record_create` for each, all or nothing. Errors name the row
     (``participants.2.hours``). The volunteers are locked in id order (no deadlock between
     two such calls), each day's total checked with the other rows of the same call."""
     require(actor, Action.RECORD_HOURS, unit)
+    for volunteer, _hours in participants:
+        if not can(actor, Action.VIEW, volunteer.unit):
+            raise NotFound()
+    return _create_pending(
+        recorded_by=actor,
+        unit=unit,
+        date=date,
+        category=category,
+        source=source,
+        source_id=source_id,
+        participants=participants,
+        content=content,
+        reason=reason,
+    )
+
+
+def records_create_delivered(
+    *,
+    recorded_by: User,
+    unit: Unit,
+    date: dt.date,
+    category: Category | None,
+    request_id: int,
+    participants: Sequence[tuple[Volunteer, Any]],
+    content: str = "",
+) -> list[ServiceRecord]:
+    """Pending records of a delivered service request (``source=request``), recorded by the
+    volunteer who reports the delivery — who holds no role: the caller
+    (``orders.services.request_deliver``) has checked that they claimed the request or lead
+    its team and that every participant is in that team. Someone with CONFIRM_HOURS on
+    ``unit`` (the request's station or an office above it) confirms them: the second person."""
+    return _create_pending(
+        recorded_by=recorded_by,
+        unit=unit,
+        date=date,
+        category=category,
+        source=RecordSource.REQUEST,
+        source_id=request_id,
+        participants=participants,
+        content=content,
+        reason="",
+    )
+
+
+def _create_pending(
+    *,
+    recorded_by: User,
+    unit: Unit,
+    date: dt.date,
+    category: Category | None,
+    source: str,
+    source_id: int | None,
+    participants: Sequence[tuple[Volunteer, Any]],
+    content: str,
+    reason: str,
+) -> list[ServiceRecord]:
+    actor = recorded_by
     if source == RecordSource.CORRECTION:
         raise ValueError("corrections are made by record_correct")
     if not participants:
@@ -307,8 +365,6 @@ def records_create_pending(
     detail: dict[str, list[str]] = {}
     rows: list[tuple[int, Volunteer, Decimal]] = []
     for index, (volunteer, hours) in enumerate(participants):
-        if not can(actor, Action.VIEW, volunteer.unit):
-            raise NotFound()
         try:
             rows.append((index, volunteer, clean_hours(hours)))
         except ValidationFailed as exc:

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "practice",
     "volunteers",
     "activities",
+    "orders",
 ]
 
 MIDDLEWARE = [
@@ -90,6 +91,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.site",
+                "portal.context_processors.display",
             ],
         },
     },
@@ -238,6 +240,12 @@ REST_FRAMEWORK = {
         # "Forgot password": code requests and reset attempts, per client address.
         "password_reset": "10/hour",
         "password_reset_confirm": "30/hour",
+        # Public service requests (orders/): per client address and per phone number, the
+        # requester's look-ups (code + phone) per address, and Open311 POSTs per API key.
+        "order": "10/hour",
+        "order_phone": "5/day",
+        "order_track": "60/hour",
+        "open311": "600/hour",
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DATETIME_FORMAT": "iso-8601",
@@ -280,9 +288,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.tasks.purge_import_jobs",
         "schedule": crontab(hour=3, minute=47),
     },
-    # Text messages whose task was lost (the queue was down when they were written).
-    "send-queued-sms": {
-        "task": "portal.tasks.send_queued_sms",
+    # Requests not claimed or not delivered in time: marked once, the level above told.
+    "mark-overdue-requests": {
+        "task": "orders.tasks.mark_overdue_requests",
+        "schedule": crontab(minute="*/15"),
+    },
+    # Outbox messages whose task was lost (the queue was down when they were written).
+    "send-queued-messages": {
+        "task": "portal.tasks.send_queued_messages",
         "schedule": crontab(minute="*"),
     },
 }
@@ -309,6 +322,9 @@ LOGGING = {
 }
 
 PORTAL_SITE_NAME = _("Civilization Practice Portal")
+# The portal's public address, for links in text messages and emails (a tracking link),
+# which are written outside any request. Production sets it (e.g. https://wmsj.example.gov.cn).
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # Content-Security-Policy (django-csp): scripts, styles, fonts and images come from our own
 # static files only — no inline script, handler or style anywhere (the pages pass data with
@@ -348,11 +364,39 @@ PERMISSIONS_POLICY = {
 # Points a confirmed hour of service earns where no unit above has set its own rate.
 VOLUNTEER_POINTS_PER_HOUR = env.int("VOLUNTEER_POINTS_PER_HOUR", default=10)
 
-# --- text messages (portal.sms, docs/sms.md) -----------------------------------------------
-# The class that sends them: portal.sms.DevelopmentBackend only logs them (number masked)
-# and keeps them in the outbox, readable in the admin; production names a provider's.
+# --- order — menu — deliver (orders/, docs/orders.md) -----------------------------------------
+# Open requests one phone number may have at once (more are refused with 429).
+ORDERS_OPEN_PER_PHONE = env.int("ORDERS_OPEN_PER_PHONE", default=3)
+# A dispatched request not claimed within this many hours is overdue (as is one past its due date).
+ORDERS_CLAIM_WITHIN_HOURS = env.int("ORDERS_CLAIM_WITHIN_HOURS", default=48)
+# A rating at most this low reopens the case for the office to look at.
+ORDERS_REVIEW_RATING_AT_MOST = 2
+
+# --- the outbox: text messages and emails (portal.outbox, docs/sms.md, docs/notifications.md)
+# The class that sends text messages: portal.sms.DevelopmentBackend only logs them (number
+# masked) and keeps them in the outbox, readable in the admin; production names a provider's.
 SMS_BACKEND = env.str("SMS_BACKEND", default="portal.sms.DevelopmentBackend")
-# A message still queued this long after it was written is sent by send_queued_sms.
-SMS_RESEND_AFTER_MINUTES = env.int("SMS_RESEND_AFTER_MINUTES", default=2)
+# Emails go through Django's email framework: without EMAIL_HOST they are written to the
+# log (the console backend) and kept in the outbox, readable in the admin.
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default=(
+        "django.core.mail.backends.smtp.EmailBackend"
+        if EMAIL_HOST
+        else "django.core.mail.backends.console.EmailBackend"
+    ),
+)
+# A message still queued this long after it was written is sent by send_queued_messages.
+OUTBOX_RESEND_AFTER_MINUTES = env.int(
+    "OUTBOX_RESEND_AFTER_MINUTES", default=env.int("SMS_RESEND_AFTER_MINUTES", default=2)
+)
 # One-time codes (portal.otp): valid this long.
 OTP_CODE_MINUTES = env.int("OTP_CODE_MINUTES", default=10)

@@ -89,7 +89,7 @@ ADMIN_PAGES = [
     Page("admin users", lambda w: reverse("admin:practice_user_changelist")),
     Page("admin roles", lambda w: reverse("admin:practice_roleassignment_changelist")),
     Page("admin audit", lambda w: reverse("admin:practice_auditentry_changelist")),
-    Page("admin text messages", lambda w: reverse("admin:portal_smsmessage_changelist")),
+    Page("admin outbox", lambda w: reverse("admin:portal_outboxmessage_changelist")),
     Page("admin volunteers", lambda w: reverse("admin:volunteers_volunteer_changelist")),
 ]
 

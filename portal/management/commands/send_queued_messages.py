@@ -1,9 +1,9 @@
-"""``manage.py send_queued_sms``: send the text messages whose task was lost.
+"""``manage.py send_queued_messages``: send the outbox's messages whose task was lost.
 
 A message is written to the outbox before its task is queued; when the queue was down or
 a worker died, it stays ``queued``. Run this every minute or so (cron, or Celery beat's
-``send-queued-sms`` entry while the queue works); it sends, in this process, every message
-still queued ``--minutes`` after it was written (default ``SMS_RESEND_AFTER_MINUTES``).
+``send-queued-messages`` entry while the queue works); it sends, in this process, every message
+still queued ``--minutes`` after it was written (default ``OUTBOX_RESEND_AFTER_MINUTES``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from portal import sms
+from portal import outbox
 
 
 class Command(BaseCommand):
-    help = "Send the text messages still queued in the outbox after a few minutes."
+    help = "Send the text messages and emails still queued in the outbox after a few minutes."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -30,5 +30,5 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         minutes = options["minutes"]
         older_than = None if minutes is None else dt.timedelta(minutes=max(minutes, 0))
-        sent = sms.send_queued(older_than=older_than)
+        sent = outbox.send_queued(older_than=older_than)
         self.stdout.write(f"{sent} message(s) sent.")

@@ -1,0 +1,273 @@
+"""Readers of the menu and of requests; each a fixed number of queries.
+
+Staff read requests of units in their view (``scope_q``); a volunteer reads the requests
+dispatched to a team they are an active member of, and those they claimed. A resident
+reads their own request only through its code and phone (``services.request_for_requester``)
+and sees :func:`public_timeline`: no staff or volunteer name, no internal note.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+
+from practice.models import Unit
+from practice.permissions import Action, scope_q
+from volunteers.choices import MembershipStatus
+from volunteers.models import Team, Volunteer
+from volunteers.selectors import volunteer_of
+
+from .choices import OPEN_STATUSES, RequestStatus
+from .models import MenuItem, RequestEvent, ServiceRequest
+
+__all__ = [
+    "TRANSPARENCY_SHOWN",
+    "menu_for_unit",
+    "menu_in_scope",
+    "public_timeline",
+    "recent_completed",
+    "request_for_staff",
+    "requests_in_scope",
+    "requests_of_volunteer",
+    "satisfaction",
+    "status_counts",
+    "team_tasks",
+    "volunteer_may_see",
+    "with_urgency",
+]
+
+TRANSPARENCY_SHOWN = 50
+
+
+def _above_or_self(unit: Unit, prefix: str = "unit__") -> Q:
+    return Q(
+        **{
+            f"{prefix}tree_id": unit.tree_id,
+            f"{prefix}lft__lte": unit.lft,
+            f"{prefix}rght__gte": unit.rght,
+        }
+    )
+
+
+def _within(unit: Unit, prefix: str = "unit__") -> Q:
+    return Q(
+        **{
+            f"{prefix}tree_id": unit.tree_id,
+            f"{prefix}lft__gte": unit.lft,
+            f"{prefix}lft__lte": unit.rght,
+        }
+    )
+
+
+def menu_for_unit(unit: Unit, *, active_only: bool = True) -> QuerySet[MenuItem]:
+    """What a resident of ``unit`` can order: the items of ``unit`` and of every unit above
+    it, the nearest unit's first (2 queries with the teams)."""
+    items = MenuItem.objects.filter(_above_or_self(unit))
+    if active_only:
+        items = items.filter(is_active=True)
+    return (
+        items.select_related("unit", "category")
+        .prefetch_related(Prefetch("teams", queryset=Team.objects.order_by("name")))
+        .order_by("category__sort_order", "category__code", "-unit__level", "title", "pk")
+    )
+
+
+def menu_in_scope(user: Any) -> QuerySet[MenuItem]:
+    """Menu items of the units in ``user``'s staff view (inactive ones too)."""
+    return (
+        MenuItem.objects.filter(scope_q(user, Action.VIEW, prefix="unit__"))
+        .select_related("unit", "category")
+        .prefetch_related(Prefetch("teams", queryset=Team.objects.order_by("name")))
+        .order_by("unit__tree_id", "unit__lft", "category__sort_order", "title", "pk")
+    )
+
+
+def _base() -> QuerySet[ServiceRequest]:
+    return ServiceRequest.objects.select_related(
+        "unit", "category", "menu_item", "team", "claimed_by"
+    )
+
+
+def with_urgency(requests: QuerySet[ServiceRequest]) -> QuerySet[ServiceRequest]:
+    """Overdue first, then low ratings to look at, then the oldest open ones, then the rest
+    newest first — the dispatch queue's order."""
+    return requests.annotate(
+        urgency=Case(
+            When(overdue_at__isnull=False, status__in=OPEN_STATUSES, then=Value(0)),
+            When(needs_review=True, then=Value(1)),
+            When(status=RequestStatus.SUBMITTED, then=Value(2)),
+            When(status__in=OPEN_STATUSES, then=Value(3)),
+            default=Value(4),
+            output_field=IntegerField(),
+        )
+    ).order_by("urgency", "due_date", "created_at", "pk")
+
+
+def requests_in_scope(user: Any) -> QuerySet[ServiceRequest]:
+    """Requests at units in ``user``'s staff view, newest first."""
+    return (
+        _base().filter(scope_q(user, Action.VIEW, prefix="unit__")).order_by("-created_at", "-pk")
+    )
+
+
+def status_counts(requests: QuerySet[ServiceRequest]) -> dict[str, int]:
+    """How many of ``requests`` are in each status (one grouped query), every status named."""
+    counts = dict.fromkeys(RequestStatus.values, 0)
+    for row in requests.order_by().values("status").annotate(n=Count("pk")):
+        counts[row["status"]] = row["n"]
+    counts["overdue"] = 0
+    return counts
+
+
+def request_for_staff(user: Any, pk: int) -> ServiceRequest | None:
+    """The request ``pk`` if ``user`` may read it as staff or as a volunteer of its team."""
+    found = (
+        _base()
+        .select_related("dispatched_by", "filed_by", "claimed_by__user", "team__leader")
+        .filter(pk=pk)
+        .first()
+    )
+    if found is None:
+        return None
+    from practice.permissions import can
+
+    if can(user, Action.VIEW, found.unit) or volunteer_may_see(user, found):
+        return found
+    return None
+
+
+def volunteer_may_see(user: Any, request: ServiceRequest) -> bool:
+    """A volunteer sees a request dispatched to a team of theirs, or one they claimed."""
+    volunteer = volunteer_of(user)
+    if volunteer is None:
+        return False
+    if request.claimed_by_id == volunteer.pk:
+        return True
+    if request.team is None:
+        return False
+    return request.team.memberships.filter(
+        volunteer=volunteer, status=MembershipStatus.ACTIVE
+    ).exists()
+
+
+def team_tasks(volunteer: Volunteer) -> QuerySet[ServiceRequest]:
+    """Requests waiting for a volunteer of ``volunteer``'s teams: dispatched, unclaimed."""
+    return (
+        _base()
+        .filter(
+            status=RequestStatus.DISPATCHED,
+            team__memberships__volunteer=volunteer,
+            team__memberships__status=MembershipStatus.ACTIVE,
+        )
+        .order_by("due_date", "dispatched_at", "pk")
+    )
+
+
+def requests_of_volunteer(volunteer: Volunteer) -> QuerySet[ServiceRequest]:
+    """The requests ``volunteer`` claimed, the ones still to deliver first."""
+    return (
+        _base()
+        .filter(claimed_by=volunteer)
+        .annotate(
+            done=Case(
+                When(status=RequestStatus.CLAIMED, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("done", "due_date", "-claimed_at", "-pk")
+    )
+
+
+def public_timeline(request: ServiceRequest) -> list[dict[str, Any]]:
+    """The requester's view of the timeline: each step's time and states, and only the
+    notes meant for them (a rejection's reason, what was done, their own comment)."""
+    events = (
+        RequestEvent.objects.filter(request=request)
+        .exclude(action="overdue")
+        .exclude(action="review")
+    )
+    return [
+        {
+            "at": e.at,
+            "action": e.action,
+            "from_status": e.from_status,
+            "to_status": e.to_status,
+            "note": e.note if e.public else "",
+        }
+        for e in events.order_by("at", "pk")
+    ]
+
+
+def recent_completed(unit: Unit, *, limit: int = TRANSPARENCY_SHOWN) -> list[ServiceRequest]:
+    """Requests closed (rated) in ``unit``'s subtree, newest first — for the public pages,
+    which show no name or phone (one query)."""
+    return list(
+        ServiceRequest.objects.filter(_within(unit), status=RequestStatus.CLOSED)
+        .select_related("unit", "category", "menu_item")
+        .only(
+            "pk",
+            "title",
+            "created_at",
+            "responded_at",
+            "delivered_at",
+            "closed_at",
+            "rating",
+            "unit__name",
+            "unit__kind",
+            "category__code",
+            "category__name",
+            "category__name_en",
+            "menu_item__title",
+        )
+        .order_by("-closed_at", "-pk")[:limit]
+    )
+
+
+def satisfaction(unit: Unit, *, since: dt.datetime | None = None) -> dict[str, Any]:
+    """Figures of ``unit``'s subtree (one query): requests received, completed (delivered or
+    closed), rated and their average rating, the average time to a first answer and to
+    delivery."""
+    requests = ServiceRequest.objects.filter(_within(unit))
+    if since is not None:
+        requests = requests.filter(created_at__gte=since)
+    done = Q(status__in=[RequestStatus.DELIVERED, RequestStatus.CLOSED])
+    row = requests.aggregate(
+        received=Count("pk"),
+        completed=Count("pk", filter=done),
+        rejected=Count("pk", filter=Q(status=RequestStatus.REJECTED)),
+        open=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
+        rated=Count("pk", filter=Q(rating__isnull=False)),
+        satisfied=Count("pk", filter=Q(rating__gte=4)),
+        average_rating=Avg("rating"),
+        response=Avg(
+            ExpressionWrapper(F("responded_at") - F("created_at"), output_field=DurationField()),
+            filter=Q(responded_at__isnull=False),
+        ),
+        delivery=Avg(
+            ExpressionWrapper(F("delivered_at") - F("created_at"), output_field=DurationField()),
+            filter=Q(delivered_at__isnull=False),
+        ),
+    )
+    for key in ("response", "delivery"):
+        value = row[key]
+        if value is not None and not isinstance(value, dt.timedelta):  # SQLite: microseconds
+            row[key] = dt.timedelta(microseconds=float(value))
+    if row["average_rating"] is not None:
+        row["average_rating"] = round(float(row["average_rating"]), 2)
+    return row

@@ -1,0 +1,85 @@
+"""Rate limits of the public request endpoints and pages (the API's throttle classes,
+used by the pages too): per client address, per phone number, and the requester's
+look-ups (a tracking code with a phone number) per address."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+from rest_framework.request import Request
+
+from portal.api.throttling import AnonRateThrottle
+from portal.errors import ApplicationError
+from portal.validators import normalize_mobile
+from volunteers.identity import hash_phone
+
+__all__ = [
+    "OrderPhoneThrottle",
+    "OrderThrottle",
+    "Throttled",
+    "TrackThrottle",
+    "check_order_allowed",
+    "check_track_allowed",
+]
+
+
+class Throttled(ApplicationError):
+    status_code = 429
+    default_code = "throttled"
+
+
+class OrderThrottle(AnonRateThrottle):
+    """New requests per client address (logged-in staff filing for residents too)."""
+
+    scope = "order"
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class OrderPhoneThrottle(AnonRateThrottle):
+    """New requests per phone number, whatever the address (keyed by the number's hash)."""
+
+    scope = "order_phone"
+
+    def __init__(self, phone: str) -> None:
+        super().__init__()
+        self.phone = phone
+
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        if not self.phone:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": hash_phone(self.phone)}
+
+
+class TrackThrottle(AnonRateThrottle):
+    """Look-ups by tracking code and phone (following, cancelling, rating) per address."""
+
+    scope = "order_track"
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+def _refuse(throttle: AnonRateThrottle) -> Throttled:
+    wait = throttle.wait()
+    minutes = max(1, int((wait or 60) // 60))
+    return Throttled(
+        _("Too many requests from here. Please try again in %(n)d minutes, or call the station.")
+        % {"n": minutes}
+    )
+
+
+def check_order_allowed(request: Request | Any, phone: Any) -> None:
+    """Raise 429 when this address or this phone number has filed too many requests."""
+    number = normalize_mobile(str(phone or ""))
+    for throttle in (OrderThrottle(), OrderPhoneThrottle(number)):
+        if not throttle.allow_request(request, None):  # type: ignore[arg-type]
+            raise _refuse(throttle)
+
+
+def check_track_allowed(request: Request | Any) -> None:
+    throttle = TrackThrottle()
+    if not throttle.allow_request(request, None):  # type: ignore[arg-type]
+        raise _refuse(throttle)
