@@ -788,6 +788,8 @@ def request_decline(*, actor: User, request: ServiceRequest, reason: Any) -> Ser
     reason_text = _text(reason, "reason", NOTE_MAX, required=True, multiline=True)
     with transaction.atomic():
         locked = _locked(request)
+        if locked.status not in TRANSITIONS[Transition.DECLINE][0]:
+            raise _refuse(locked, Transition.DECLINE)
         _require_team_side(actor, locked)
         team = locked.team
         _move(
@@ -910,9 +912,9 @@ def request_deliver(
         raise field_error("end", _("A service cannot end in the future."), code="date_in_future")
     with transaction.atomic():
         locked = _locked(request)
-        _require_team_side(actor, locked)
         if locked.status != RequestStatus.CLAIMED:
             raise _refuse(locked, Transition.DELIVER)
+        _require_team_side(actor, locked)
         people = _participants(locked, participants)
         longest = max(hours for _v, hours in people)
         start_at = _when(start, "start") or end_at - dt.timedelta(hours=float(longest))

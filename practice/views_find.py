@@ -32,22 +32,37 @@ COORDINATE_DECIMALS = 3
 PER_PAGE = 50
 
 
+UNREADABLE_POSITION = _(
+    "Your position could not be read. Try “near me” again, or choose your town below."
+)
+INCOMPLETE = _("Your position needs both a latitude and a longitude.")
+_POSITION_ERRORS = {
+    "invalid": UNREADABLE_POSITION,
+    "min_value": UNREADABLE_POSITION,
+    "max_value": UNREADABLE_POSITION,
+}
+
+
 class FindForm(forms.Form):
     county = IdFormField(required=False)
     town = IdFormField(required=False)
     q = PlainTextFormField(required=False, max_length=100)
-    lat = forms.FloatField(required=False, min_value=-90, max_value=90)
-    lon = forms.FloatField(required=False, min_value=-180, max_value=180)
+    lat = forms.FloatField(
+        required=False, min_value=-90, max_value=90, error_messages=_POSITION_ERRORS
+    )
+    lon = forms.FloatField(
+        required=False, min_value=-180, max_value=180, error_messages=_POSITION_ERRORS
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         lat, lon = data.get("lat"), data.get("lon")
-        if (lat is None) != (lon is None) and not self.has_error("lat") and not self.has_error(
-            "lon"
+        if (
+            (lat is None) != (lon is None)
+            and not self.has_error("lat")
+            and not self.has_error("lon")
         ):
-            raise forms.ValidationError(
-                _("Your position needs both a latitude and a longitude."), code="incomplete"
-            )
+            raise forms.ValidationError(INCOMPLETE, code="incomplete")
         for name in ("lat", "lon"):
             if data.get(name) is not None:
                 data[name] = round(data[name], COORDINATE_DECIMALS)
@@ -98,7 +113,9 @@ def find_station(request: HttpRequest) -> HttpResponse:
         context.update(mode="near", places=_with_paths(near, skip=skip))
     elif valid and context["q"]:
         page = paginate(request, selectors.places_named(context["q"]), PER_PAGE)
-        context.update(mode="search", page=page, places=_with_paths(list(page.object_list), skip=skip))
+        context.update(
+            mode="search", page=page, places=_with_paths(list(page.object_list), skip=skip)
+        )
     elif town is not None:
         page = paginate(request, selectors.places_in(town), PER_PAGE)
         context.update(mode="town", page=page, places=list(page.object_list))

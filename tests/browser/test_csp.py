@@ -35,6 +35,12 @@ PUBLIC_PAGES = [
     Page("home", lambda w: reverse("home")),
     Page("network tree", lambda w: reverse("unit-tree")),
     Page("network search", lambda w: reverse("unit-tree") + "?q=村"),
+    Page("find my station", lambda w: reverse("find-station")),
+    Page(
+        "find my station: a town",
+        lambda w: f"{reverse('find-station')}?county={w.centre.pk}&town={w.town.pk}",
+    ),
+    Page("find my station: near me", lambda w: f"{reverse('find-station')}?lat=24.5&lon=117.5"),
     Page("unit page", lambda w: reverse("unit-detail", args=[w.town.pk])),
     Page("closed unit page", lambda w: reverse("unit-detail", args=[w.point.pk]), 410),
     Page("poster", lambda w: reverse("unit-poster", args=[w.town.pk])),

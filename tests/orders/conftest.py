@@ -20,7 +20,7 @@ from tests.volunteers.conftest import make_volunteer
 from volunteers.choices import MembershipStatus, TeamRole
 from volunteers.models import Team, TeamMembership, Volunteer
 
-__all__ = ["OrdersWorld", "RESIDENT_PHONE", "advance", "new_request"]
+__all__ = ["RESIDENT_PHONE", "OrdersWorld", "advance", "new_request"]
 
 RESIDENT_PHONE = "13812345678"
 
@@ -62,7 +62,9 @@ def ow(world: World) -> OrdersWorld:
     member = _volunteer_with_account(world.station, "v_member", "王志愿")
     member2 = _volunteer_with_account(world.station, "v_member2", "赵志愿")
     outsider = _volunteer_with_account(world.town2, "v_outsider", "钱志愿")
-    team = Team.objects.create(name="一镇文化服务队", unit=world.town, category=category, leader=leader)
+    team = Team.objects.create(
+        name="一镇文化服务队", unit=world.town, category=category, leader=leader
+    )
     _member(team, leader, TeamRole.LEADER)
     _member(team, member)
     _member(team, member2)
@@ -70,7 +72,9 @@ def ow(world: World) -> OrdersWorld:
     _member(other_team, outsider)
     county_item = MenuItem.objects.create(unit=world.centre, category=category, title="文艺演出")
     county_item.teams.set([team])
-    station_item = MenuItem.objects.create(unit=world.station, category=category, title="广场舞教学")
+    station_item = MenuItem.objects.create(
+        unit=world.station, category=category, title="广场舞教学"
+    )
     other_county_item = MenuItem.objects.create(
         unit=world.other_centre, category=category, title="乙县送戏下乡"
     )

@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
 
 from practice import selectors
 from practice.choices import UnitKind
 from practice.models import Unit
-from practice.views_find import NEAR_LIMIT
+from practice.views_find import UNREADABLE_POSITION, INCOMPLETE, NEAR_LIMIT
 from tests.conftest import World
 from tests.factories import UnitFactory
 from tests.practice.forest import add_counties
@@ -148,7 +150,9 @@ def test_near_me_lists_the_nearest_active_places_by_distance(located: World, cli
     assert distances == sorted(distances)
     assert 0.4 < distances[0] < 0.6 and 2.1 < distances[1] < 2.3
     html = response.content.decode()
-    assert "0.5 km" in html and "2.2 km" in html
+    with translation.override("zh-hans"):
+        shown = [gettext("%(km)s km") % {"km": km} for km in ("0.5", "2.2")]
+    assert all(text in html for text in shown), shown
 
 
 def test_near_me_is_bounded_in_number_and_distance(located: World, client: Any) -> None:
@@ -158,9 +162,7 @@ def test_near_me_is_bounded_in_number_and_distance(located: World, client: Any) 
     response = client.get(FIND, {"lat": "24.5", "lon": "117.5"})
     assert len(listed(response)) == NEAR_LIMIT
     # The far station is there for someone who stands beside it.
-    assert listed(client.get(FIND, {"lat": "27.2", "lon": "117.5"})) == [
-        located.other_station.pk
-    ]
+    assert listed(client.get(FIND, {"lat": "27.2", "lon": "117.5"})) == [located.other_station.pk]
     response = client.get(FIND, {"lat": "0", "lon": "0"})
     assert listed(response) == [] and 'id="find-none"' in response.content.decode()
 
@@ -200,6 +202,10 @@ def test_unusable_input_is_a_400_with_a_message(world: World, client: Any, query
     assert response.status_code == 400
     html = response.content.decode()
     assert 'id="find-errors"' in html
+    if "lat" in query or "lon" in query:
+        # Says what went wrong (whichever the catalog), not just "enter a number".
+        with translation.override("zh-hans"):
+            assert str(UNREADABLE_POSITION) in html or str(INCOMPLETE) in html
     assert 'id="find-town"' in html or 'id="find-county"' in html  # the page still works
 
 
@@ -287,11 +293,14 @@ def test_home_offers_the_towns_of_a_single_county(world: World, client: Any) -> 
 def test_a_located_station_offers_navigation(world: World, client: Any) -> None:
     locate(world.station, "24.520000", "117.500000")
     html = client.get(world.station.get_absolute_url()).content.decode()
-    assert 'href="geo:24.520000,117.500000?q=24.520000,117.500000(%E4%B8%80%E6%9D%91%E7%AB%99)"' in html
+    assert (
+        'href="geo:24.520000,117.500000?q=24.520000,117.500000(%E4%B8%80%E6%9D%91%E7%AB%99)"'
+        in html
+    )
     assert (
         'href="https://maps.apple.com/?ll=24.520000,117.500000&amp;q=%E4%B8%80%E6%9D%91%E7%AB%99"'
         in html
     )
-    assert "<script src=\"http" not in html
+    assert '<script src="http' not in html
     html = client.get(world.station2.get_absolute_url()).content.decode()
     assert "geo:" not in html and 'id="unit-navigate"' not in html
