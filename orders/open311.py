@@ -50,6 +50,7 @@ __all__ = [
     "SPECIFICATION",
     "discovery",
     "hash_key",
+    "not_found",
     "request_detail",
     "requests_view",
     "service_definition",
@@ -194,7 +195,7 @@ def discovery(request: HttpRequest) -> HttpResponse:
             "endpoints": [
                 {
                     "specification": SPECIFICATION,
-                    "url": base.rsplit("/", 1)[0],
+                    "url": base.rsplit("/", 1)[0] + "/",
                     "changeset": CHANGESET,
                     "type": "production",
                     "formats": ["application/json"],
@@ -479,3 +480,8 @@ def request_detail(request: HttpRequest, pk: str) -> HttpResponse:
     if found is None:
         raise Open311Error(404, _("service_request_id provided was not found."))
     return _json([_request_row(found)])
+
+
+@csrf_exempt
+def not_found(request: HttpRequest) -> HttpResponse:
+    return _errors(404, [_("There is no such Open311 resource.")])

@@ -20,7 +20,7 @@ from portal.pagination import paginate, query_without_page
 from . import selectors
 from .models import Unit
 
-__all__ = ["FindForm", "find_station"]
+__all__ = ["INCOMPLETE", "UNREADABLE_POSITION", "FindForm", "find_station"]
 
 # The places listed nearest to the visitor, and how far the search reaches (a box of this
 # half-width around them: a county is some 50 km across).

@@ -18,7 +18,7 @@ from django.utils.translation import gettext
 from practice import selectors
 from practice.choices import UnitKind
 from practice.models import Unit
-from practice.views_find import UNREADABLE_POSITION, INCOMPLETE, NEAR_LIMIT
+from practice.views_find import INCOMPLETE, NEAR_LIMIT, UNREADABLE_POSITION
 from tests.conftest import World
 from tests.factories import UnitFactory
 from tests.practice.forest import add_counties
