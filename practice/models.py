@@ -210,6 +210,18 @@ class Unit(MPTTModel):
                 condition=Q(is_active=False),
                 name="unit_inactive_idx",
             ),
+            # "Near me" (selectors.nearest_places): a box on latitude and longitude around the
+            # resident, over the open, located stations and points only.
+            models.Index(
+                fields=["latitude", "longitude"],
+                condition=Q(
+                    is_active=True,
+                    kind__in=["station", "point"],
+                    latitude__isnull=False,
+                    longitude__isnull=False,
+                ),
+                name="unit_location_idx",
+            ),
         ]
 
     def __str__(self) -> str:

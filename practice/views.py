@@ -14,12 +14,13 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from portal import imports
-from portal.cache import NETWORK, VOLUNTEERS, cache_public_page, versioned_value
+from portal.cache import NETWORK, ORDERS, VOLUNTEERS, cache_public_page, versioned_value
 from portal.errors import Conflict, PermissionDenied, ValidationFailed
 from portal.http import AuthenticatedRequest, attachment
 from portal.models import ImportJob
@@ -60,6 +61,8 @@ TREE_ROOTS_PER_PAGE = 50
 TREE_ROOTS_OPEN = 10
 SEARCH_PER_PAGE = 50
 HOME_ROOTS = 20
+# Menu headlines printed on a station's QR poster.
+POSTER_MENU = 8
 
 
 def _tree_depth(top: Unit | None, roots: int) -> int:
@@ -192,7 +195,7 @@ def unit_tree(request: HttpRequest) -> HttpResponse:
     return render(request, "practice/unit_tree.html", context)
 
 
-@cache_public_page(NETWORK, VOLUNTEERS)
+@cache_public_page(NETWORK, VOLUNTEERS, ORDERS)
 def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     unit = get_object_or_404(Unit, pk=pk)
     user = request.user
@@ -210,7 +213,7 @@ def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # the page cache off the page reads no count per request (computed once per write).
         shown = versioned_value(
             f"unit-public:{unit.pk}",
-            (NETWORK, VOLUNTEERS),
+            (NETWORK, VOLUNTEERS, ORDERS),
             functools.partial(_unit_public_figures, unit, None),
         )
     return render(
@@ -233,8 +236,10 @@ def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _unit_public_figures(unit: Unit, user: Any) -> dict[str, Any]:
-    """A unit page's ancestors, sub-units with their counts, figures and teams (for staff,
-    ``user`` marks the inactive units below)."""
+    """A unit page's ancestors, sub-units with their counts, figures, teams, service menu
+    and completed services (for staff, ``user`` marks the inactive units below)."""
+    from orders.views_public import unit_order_summary
+
     counts = selectors.network_counts(within=unit)
     return {
         "ancestors": list(selectors.unit_ancestors(unit)),
@@ -243,6 +248,7 @@ def _unit_public_figures(unit: Unit, user: Any) -> dict[str, Any]:
         "active_below": sum(counts.values()),
         "teams": public_teams_of(unit),
         "service": subtree_totals(unit),
+        **unit_order_summary(unit),
     }
 
 
@@ -256,14 +262,24 @@ def unit_qr(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-@cache_public_page(NETWORK)
+@cache_public_page(NETWORK, ORDERS)
 def unit_poster(request: HttpRequest, pk: int) -> HttpResponse:
-    """A printable A4 sheet: the unit's name, QR code, address, telephone and hours."""
+    """A printable A4 sheet: the unit's name, the QR code of its order page (the stable
+    ``/units/<id>/order/``), the menu's headlines, address, telephone and hours."""
+    from orders.selectors import menu_for_unit
+
     unit = get_object_or_404(selectors.units_visible(request.user), pk=pk)
+    url = request.build_absolute_uri(reverse("order-create", args=[unit.pk]))
     return render(
         request,
         "practice/unit_poster.html",
-        {"unit": unit, "url": request.build_absolute_uri(unit.get_absolute_url())},
+        {
+            "unit": unit,
+            "url": url,
+            # The QR code inline (segno's SVG: no script, no style attribute).
+            "qr": mark_safe(qr_svg(url).decode()),  # noqa: S308 - our own SVG of our URL
+            "menu": list(menu_for_unit(unit)[:POSTER_MENU]),
+        },
     )
 
 

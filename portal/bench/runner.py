@@ -14,6 +14,7 @@ from django.test.utils import override_settings
 
 from . import common
 from .load import LoadOptions, run_load
+from .orders import Orders
 from .reads import Reads
 from .tree import TreeWrites
 from .uploads import Uploads
@@ -21,7 +22,7 @@ from .volunteers import Volunteers
 
 # The in-process sections, in the order they run for each tree (and finish).
 SECTIONS: dict[str, type[common.Section]] = {
-    section.name: section for section in (TreeWrites, Reads, Uploads, Volunteers)
+    section.name: section for section in (TreeWrites, Reads, Uploads, Volunteers, Orders)
 }
 LOAD = "load"
 ALL_SECTIONS = [*SECTIONS, LOAD]

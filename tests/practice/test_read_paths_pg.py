@@ -153,3 +153,19 @@ def test_an_unfiltered_count_above_the_limit_is_the_planner_estimate(network: Un
     assert len(last.object_list) == total % 60 and not last.has_next()
     exact = Small(Unit.objects.filter(tree_id=1), 60)
     assert (exact.count, exact.count_is_exact) == (PER_COUNTY, True)
+
+
+def test_near_me_reads_a_box_of_places_from_the_location_index(network: Unit, client: Any) -> None:
+    # Spread the stations and points over a province-sized area (about 5° × 5°).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE practice_unit SET latitude = 23 + (id % 997) / 200.0,"
+            " longitude = 115 + (id % 991) / 200.0 WHERE kind IN ('station', 'point')"
+        )
+        cursor.execute("ANALYZE practice_unit")
+    plans = _unit_plans(client, "/find/?lat=24.500&lon=117.500")
+    nearest = [plan for sql, plan in plans if "latitude" in sql and "BETWEEN" in sql]
+    assert nearest, [sql for sql, _plan in plans]
+    for plan in nearest:
+        assert "unit_location_idx" in _indexes(plan), json.dumps(plan, indent=1)
+        assert not _unbounded_scans(plan)
