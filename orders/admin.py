@@ -39,7 +39,7 @@ class MenuItemAdmin(ReadOnlyAdmin):
     search_fields = ["title"]
     list_select_related = ["unit", "category"]
     show_full_result_count = False
-    fields = readonly_fields = [
+    fields = readonly_fields = (
         "unit",
         "category",
         "title",
@@ -49,14 +49,14 @@ class MenuItemAdmin(ReadOnlyAdmin):
         "created_by",
         "created_at",
         "updated_at",
-    ]
+    )
 
 
 class RequestEventInline(admin.TabularInline):
     model = RequestEvent
     extra = 0
     can_delete = False
-    fields = readonly_fields = [
+    fields = readonly_fields = (
         "at",
         "action",
         "from_status",
@@ -65,7 +65,7 @@ class RequestEventInline(admin.TabularInline):
         "actor_kind",
         "note",
         "public",
-    ]
+    )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -76,8 +76,8 @@ class RequestEventInline(admin.TabularInline):
 
 @admin.register(ServiceRequest)
 class ServiceRequestAdmin(ReadOnlyAdmin):
-    """Read-only; the phone only masked and the tracking code not at all (it proves the
-    resident's ownership together with the phone)."""
+    """Read-only, the phone only masked (the tracking code alone proves nothing: following,
+    cancelling and rating a request need the phone too)."""
 
     list_display = ["pk", "title", "unit", "status", "channel", "team", "created_at"]
     list_filter = ["status", "channel", "needs_review"]
@@ -85,7 +85,7 @@ class ServiceRequestAdmin(ReadOnlyAdmin):
     list_select_related = ["unit", "team"]
     show_full_result_count = False
     inlines = [RequestEventInline]
-    fields = readonly_fields = [
+    fields = readonly_fields = (
         "unit",
         "category",
         "menu_item",
@@ -117,7 +117,7 @@ class ServiceRequestAdmin(ReadOnlyAdmin):
         "overdue_at",
         "created_at",
         "updated_at",
-    ]
+    )
 
 
 def issue_key(client: Open311Client) -> str:

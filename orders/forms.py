@@ -17,7 +17,7 @@ from portal.fields import PlainTextFormField
 from portal.validators import MULTILINE, NAME, TEXT
 from practice import selectors as practice_selectors
 from practice.models import Category, Unit
-from practice.permissions import Action, grants_of, has_any_role, scope_q
+from practice.permissions import Action, grants_of, scope_q
 from volunteers.models import Team
 
 from . import selectors
@@ -106,7 +106,9 @@ def dispatch_teams(user: Any, request: ServiceRequest) -> QuerySet[Team]:
         .select_related("unit")
         .annotate(
             first=Case(
-                When(pk__in=item_teams, then=Value(0)), default=Value(1), output_field=IntegerField()
+                When(pk__in=item_teams, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
             )
         )
         .order_by("first", "unit__tree_id", "unit__lft", "name", "pk")
@@ -123,11 +125,10 @@ def menu_teams(user: Any, unit: Unit | None) -> QuerySet[Team]:
         teams = teams.filter(_above_or_self(unit) | below)
     else:
         where = scope_q(user, Action.MANAGE_MENU, prefix="unit__")
-        if has_any_role(user) and not user.is_superuser:
-            for grant in grants_of(user):
-                where |= Q(
-                    unit__tree_id=grant.tree_id, unit__lft__lte=grant.lft, unit__rght__gte=grant.rght
-                )
+        for grant in grants_of(user):
+            where |= Q(
+                unit__tree_id=grant.tree_id, unit__lft__lte=grant.lft, unit__rght__gte=grant.rght
+            )
         teams = teams.filter(where)
     return teams.order_by("unit__tree_id", "unit__lft", "name", "pk")
 
@@ -244,14 +245,12 @@ class FileRequestForm(forms.Form):
         choices.append((OTHER, _("Something else (describe it below)")))
         menu_field = cast(forms.ChoiceField, self.fields["menu_item"])
         menu_field.choices = choices
-        cast(forms.ModelChoiceField, self.fields["category"]).queryset = (
-            practice_selectors.categories()
-        )
+        cast(
+            forms.ModelChoiceField, self.fields["category"]
+        ).queryset = practice_selectors.categories()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("unit") is not None and data["unit"].pk != self.unit.pk:
-            self.add_error(None, _("Choose the station again."))
         choice = data.get("menu_item")
         if choice == OTHER:
             if not data.get("category"):
@@ -294,7 +293,9 @@ class MenuItemForm(forms.Form):
     unit = forms.ModelChoiceField(
         label=gettext_lazy("Unit"), queryset=Unit.objects.none(), widget=forms.HiddenInput
     )
-    category = forms.ModelChoiceField(label=gettext_lazy("Platform"), queryset=Category.objects.none())
+    category = forms.ModelChoiceField(
+        label=gettext_lazy("Platform"), queryset=Category.objects.none()
+    )
     title = PlainTextFormField(label=gettext_lazy("Title"), max_length=100, rules=NAME)
     description = PlainTextFormField(
         label=gettext_lazy("Description"),
@@ -307,7 +308,7 @@ class MenuItemForm(forms.Form):
         label=gettext_lazy("Teams that deliver it"),
         queryset=Team.objects.none(),
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
     )
     is_active = forms.BooleanField(label=gettext_lazy("Offered"), required=False, initial=True)
 
@@ -329,18 +330,10 @@ class MenuItemForm(forms.Form):
             cast(forms.ModelChoiceField, self.fields["unit"]).queryset = (
                 units if units is not None else Unit.objects.none()
             )
-        cast(forms.ModelChoiceField, self.fields["category"]).queryset = (
-            practice_selectors.categories()
-        )
-        cast(forms.ModelMultipleChoiceField, self.fields["teams"]).queryset = menu_teams(
-            user, unit
-        )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if self.item is None and data.get("unit") is not None and data["unit"].pk != self.unit.pk:
-            self.add_error(None, _("Choose the unit again."))
-        return data
+        cast(
+            forms.ModelChoiceField, self.fields["category"]
+        ).queryset = practice_selectors.categories()
+        cast(forms.ModelMultipleChoiceField, self.fields["teams"]).queryset = menu_teams(user, unit)
 
     def service_data(self) -> dict[str, Any]:
         data = self.cleaned_data

@@ -7,7 +7,7 @@ phones, dates, the menu) and its errors are shown on these forms' fields.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -26,9 +26,7 @@ def _phone_field(label: Any) -> forms.CharField:
     return forms.CharField(
         label=label,
         max_length=32,
-        widget=forms.TextInput(
-            attrs={"inputmode": "tel", "autocomplete": "tel"}
-        ),
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
     )
 
 
@@ -75,13 +73,11 @@ class OrderForm(forms.Form):
     def __init__(self, *args: Any, menu: Iterable[MenuItem], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.menu = {str(item.pk): item for item in menu}
-        item_field = self.fields["item"]
-        assert isinstance(item_field, forms.ChoiceField)
+        item_field = cast(forms.ChoiceField, self.fields["item"])
         item_field.choices = [(pk, item.title) for pk, item in self.menu.items()] + [
             (OTHER, _("Something else"))
         ]
-        category = self.fields["category"]
-        assert isinstance(category, forms.ModelChoiceField)
+        category = cast(forms.ModelChoiceField, self.fields["category"])
         category.queryset = Category.objects.filter(is_active=True)
 
     def is_spam(self) -> bool:

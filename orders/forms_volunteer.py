@@ -94,6 +94,10 @@ class DeliverForm(forms.Form):
             for m in self.members
         ]
 
+    @property
+    def times(self) -> list[forms.BoundField]:
+        return [self["start"], self["end"]]
+
     @staticmethod
     def _id(raw: str) -> Any:
         try:
@@ -105,8 +109,7 @@ class DeliverForm(forms.Form):
         """``[{"volunteer": id, "hours": "2"}]`` in the order they were sent."""
         by_id = {row.volunteer.pk: row for row in self.rows}
         return [
-            {"volunteer": pk, "hours": by_id[pk].hours if pk in by_id else ""}
-            for pk in self.wanted
+            {"volunteer": pk, "hours": by_id[pk].hours if pk in by_id else ""} for pk in self.wanted
         ]
 
     def show_errors(self, exc: ValidationFailed) -> None:

@@ -42,7 +42,7 @@ from portal.errors import ApplicationError, ValidationFailed
 from practice.models import Unit
 
 from . import selectors, services
-from .choices import OPEN_STATUSES, RequestStatus
+from .choices import OPEN_STATUSES, Transition
 from .models import MenuItem, Open311Client, RequestEvent, ServiceRequest
 
 __all__ = [
@@ -139,11 +139,16 @@ def _datetime(value: dt.datetime | None) -> str | None:
 # --- jurisdictions and services ----------------------------------------------------------
 
 
-def _jurisdiction(value: Any, *, required: bool) -> Unit | None:
+def _jurisdiction(value: Any) -> Unit:
+    unit = _jurisdiction_if_given(value)
+    if unit is None:
+        raise Open311Error(400, _("jurisdiction_id was not provided (the id of a unit)."))
+    return unit
+
+
+def _jurisdiction_if_given(value: Any) -> Unit | None:
     text = str(value or "").strip()
     if not text:
-        if required:
-            raise Open311Error(400, _("jurisdiction_id was not provided (the id of a unit)."))
         return None
     if not text.isdigit() or len(text) > 18:
         raise Open311Error(404, _("jurisdiction_id provided was not found."))
@@ -210,8 +215,7 @@ def discovery(request: HttpRequest) -> HttpResponse:
 @open311_view
 def services_list(request: HttpRequest) -> HttpResponse:
     """The menu of the unit ``jurisdiction_id`` (required: every unit is a jurisdiction)."""
-    unit = _jurisdiction(request.GET.get("jurisdiction_id"), required=True)
-    assert unit is not None
+    unit = _jurisdiction(request.GET.get("jurisdiction_id"))
     items = selectors.menu_for_unit(unit).filter(unit__is_active=True)[:MAX_RESULTS]
     return _json([_service(item) for item in items])
 
@@ -221,7 +225,7 @@ def services_list(request: HttpRequest) -> HttpResponse:
 @open311_view
 def service_definition(request: HttpRequest, code: str) -> HttpResponse:
     """Our services need no extra attributes (``metadata`` false): the definition lists none."""
-    unit = _jurisdiction(request.GET.get("jurisdiction_id"), required=False)
+    unit = _jurisdiction_if_given(request.GET.get("jurisdiction_id"))
     item = _item(code, unit)
     return _json({"service_code": str(item.pk), "attributes": []})
 
@@ -230,8 +234,14 @@ def service_definition(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def _last_public_note() -> Subquery:
+    """The office's or the team's latest answer the resident sees: a rejection's reason or
+    what was done (never a resident's own words: their rating comment stays off here)."""
     return Subquery(
-        RequestEvent.objects.filter(request=OuterRef("pk"), public=True)
+        RequestEvent.objects.filter(
+            request=OuterRef("pk"),
+            public=True,
+            action__in=[Transition.REJECT, Transition.DELIVER],
+        )
         .exclude(note="")
         .order_by("-at", "-pk")
         .values("note")[:1]
@@ -241,21 +251,24 @@ def _last_public_note() -> Subquery:
 def _public_requests() -> QuerySet[ServiceRequest]:
     """Requests with only what Open311 shows: never the resident's name, phone or code."""
     return (
-        ServiceRequest.objects.select_related("unit", "menu_item")
+        ServiceRequest.objects.select_related("unit", "menu_item", "category")
         .only(
             "pk",
             "status",
             "title",
             "description",
-            "menu_item__pk",
+            "menu_item__id",
             "menu_item__title",
             "unit__name",
+            "unit__address",
+            "unit__latitude",
+            "unit__longitude",
+            "category__code",
+            "category__name",
+            "category__name_en",
             "created_at",
             "updated_at",
             "due_date",
-            "address",
-            "latitude",
-            "longitude",
         )
         .annotate(status_notes=_last_public_note())
     )
@@ -273,24 +286,27 @@ def _coordinate(value: Decimal | None) -> float | None:
 
 
 def _request_row(req: ServiceRequest) -> dict[str, Any]:
+    """A request as the public sees it: what was asked and where it is served — the
+    station's address and position, never the resident's own words, address or position
+    (they may point to a home), nor their name, phone or tracking code."""
     item = req.menu_item
     return {
         "service_request_id": str(req.pk),
         "status": "open" if req.status in OPEN_STATUSES else "closed",
         "status_notes": getattr(req, "status_notes", None) or None,
-        "service_name": item.title if item is not None else req.title,
+        "service_name": item.title if item is not None else req.category.display_name,
         "service_code": str(item.pk) if item is not None else None,
-        "description": req.description or None,
+        "description": None,
         "agency_responsible": req.unit.name,
         "service_notice": None,
         "requested_datetime": _datetime(req.created_at),
         "updated_datetime": _datetime(req.updated_at),
         "expected_datetime": _expected(req.due_date),
-        "address": req.address or None,
+        "address": req.unit.address or None,
         "address_id": None,
         "zipcode": None,
-        "lat": _coordinate(req.latitude),
-        "long": _coordinate(req.longitude),
+        "lat": _coordinate(req.unit.latitude),
+        "long": _coordinate(req.unit.longitude),
         "media_url": None,
     }
 
@@ -333,7 +349,7 @@ def _search(params: Mapping[str, str]) -> list[ServiceRequest]:
         # The specification: with ids given, the other parameters are ignored.
         found = found.filter(pk__in=_ids(params["service_request_id"]))
         return list(found.order_by("-created_at", "-pk")[:MAX_RESULTS])
-    unit = _jurisdiction(params.get("jurisdiction_id"), required=False)
+    unit = _jurisdiction_if_given(params.get("jurisdiction_id"))
     if unit is not None:
         found = found.filter(
             unit__tree_id=unit.tree_id, unit__lft__gte=unit.lft, unit__lft__lte=unit.rght
@@ -415,10 +431,7 @@ def _degrees(value: str, name: str, limit: int) -> Decimal:
 def _file(request: HttpRequest) -> HttpResponse:
     _client(request)
     params = request.POST
-    unit = _jurisdiction(
-        params.get("jurisdiction_id") or params.get("attribute[unit]"), required=True
-    )
-    assert unit is not None
+    unit = _jurisdiction(params.get("jurisdiction_id") or params.get("attribute[unit]"))
     item = _item(params.get("service_code"), unit)
     lat, long = params.get("lat", "").strip(), params.get("long", "").strip()
     address = params.get("address_string", "").strip()

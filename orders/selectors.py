@@ -25,6 +25,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.utils import timezone
 
 from practice.models import Unit
 from practice.permissions import Action, scope_q
@@ -41,6 +42,7 @@ __all__ = [
     "menu_in_scope",
     "public_timeline",
     "recent_completed",
+    "request_figures",
     "request_for_staff",
     "requests_in_scope",
     "requests_of_volunteer",
@@ -239,13 +241,18 @@ def recent_completed(unit: Unit, *, limit: int = TRANSPARENCY_SHOWN) -> list[Ser
     )
 
 
-def satisfaction(unit: Unit, *, since: dt.datetime | None = None) -> dict[str, Any]:
-    """Figures of ``unit``'s subtree (one query): requests received, completed (delivered or
-    closed), rated and their average rating, the average time to a first answer and to
+def satisfaction(
+    unit: Unit, *, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Figures of ``unit``'s subtree (one query) for the requests submitted from ``since``
+    and before ``until``: requests received, completed (delivered or closed), rejected, still
+    open, rated and their average rating, the average time to a first answer and to
     delivery."""
     requests = ServiceRequest.objects.filter(_within(unit))
     if since is not None:
         requests = requests.filter(created_at__gte=since)
+    if until is not None:
+        requests = requests.filter(created_at__lt=until)
     done = Q(status__in=[RequestStatus.DELIVERED, RequestStatus.CLOSED])
     row = requests.aggregate(
         received=Count("pk"),
@@ -271,3 +278,29 @@ def satisfaction(unit: Unit, *, since: dt.datetime | None = None) -> dict[str, A
     if row["average_rating"] is not None:
         row["average_rating"] = round(float(row["average_rating"]), 2)
     return row
+
+
+def request_figures(
+    unit: Unit, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+) -> dict[str, Any]:
+    """``requests`` of ``GET /units/{id}/stats/``: the requests submitted in ``unit``'s
+    subtree on the days ``date_from``–``date_to`` (both included, in the portal's time zone)
+    — ``submitted`` (all of them), ``completed`` (delivered or closed), ``rejected``,
+    ``open`` (still submitted, dispatched or claimed) and their ``average_rating``. One
+    aggregate over the subtree's ``(tree_id, lft)`` range (:func:`satisfaction`)."""
+
+    def start_of(day: dt.date) -> dt.datetime:
+        return timezone.make_aware(dt.datetime.combine(day, dt.time()))
+
+    row = satisfaction(
+        unit,
+        since=start_of(date_from) if date_from is not None else None,
+        until=start_of(date_to + dt.timedelta(days=1)) if date_to is not None else None,
+    )
+    return {
+        "submitted": row["received"],
+        "completed": row["completed"],
+        "rejected": row["rejected"],
+        "open": row["open"],
+        "average_rating": row["average_rating"],
+    }

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from portal.api.throttling import AnonRateThrottle
 from portal.errors import ApplicationError
 from portal.validators import normalize_mobile
+from practice.permissions import has_any_role
 from volunteers.identity import hash_phone
 
 __all__ = [
@@ -72,9 +73,16 @@ def _refuse(throttle: AnonRateThrottle) -> Throttled:
 
 
 def check_order_allowed(request: Request | Any, phone: Any) -> None:
-    """Raise 429 when this address or this phone number has filed too many requests."""
+    """Raise 429 when this address (unless staff) or this phone number has filed too many
+    requests."""
     number = normalize_mobile(str(phone or ""))
-    for throttle in (OrderThrottle(), OrderPhoneThrottle(number)):
+    throttles: list[AnonRateThrottle] = [OrderPhoneThrottle(number)]
+    user = getattr(request, "user", None)
+    if not has_any_role(user):
+        # Station staff file many requests for residents from one office: only the
+        # per-number limit applies to them.
+        throttles.insert(0, OrderThrottle())
+    for throttle in throttles:
         if not throttle.allow_request(request, None):  # type: ignore[arg-type]
             raise _refuse(throttle)
 

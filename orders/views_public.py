@@ -64,12 +64,13 @@ SESSION_SENT = "orders_sent"
 UNIT_PAGE_MENU = 8
 UNIT_PAGE_RECENT = 5
 
+
 # --- helpers -------------------------------------------------------------------------------
 
 
 def _explain(status: str) -> str:
     """What the status means for the resident, in plain words."""
-    return {
+    explained: dict[str, str] = {
         RequestStatus.SUBMITTED: _(
             "We have your request. The station will pass it to a volunteer team soon."
         ),
@@ -83,7 +84,8 @@ def _explain(status: str) -> str:
         RequestStatus.CLOSED: _("Finished. Thank you for your rating."),
         RequestStatus.REJECTED: _("The station could not take this request. The reason is below."),
         RequestStatus.CANCELLED: _("This request was cancelled."),
-    }.get(status, "")
+    }
+    return explained.get(status, "")
 
 
 def _show_errors(form: Any, exc: ValidationFailed) -> None:
@@ -147,8 +149,8 @@ def _figures(unit: Unit) -> dict[str, Any]:
 def unit_order_summary(unit: Unit) -> dict[str, Any]:
     """What a station's public page shows of ordering (practice ``unit_detail``, in its
     versioned bundle): the menu's headlines, the last completed services and the figures
-    (four queries)."""
-    menu = list(selectors.menu_for_unit(unit)[: UNIT_PAGE_MENU + 1])
+    (three queries: the headlines need no teams)."""
+    menu = list(selectors.menu_for_unit(unit).prefetch_related(None)[: UNIT_PAGE_MENU + 1])
     return {
         "menu_headlines": menu[:UNIT_PAGE_MENU],
         "menu_more": len(menu) > UNIT_PAGE_MENU,
@@ -350,13 +352,13 @@ def track(request: HttpRequest, code: str) -> HttpResponse:
         except Throttled as exc:
             return _throttled(request, exc)
         if phone_form.is_valid():
-            phone = normalize_mobile(phone_form.cleaned_data["phone"])
+            given = normalize_mobile(phone_form.cleaned_data["phone"])
             try:
-                services.request_for_requester(code=code, phone=phone)
+                services.request_for_requester(code=code, phone=given)
             except NotFound:
                 pass
             else:
-                _remember(request, code, phone)
+                _remember(request, code, given)
                 return redirect(here)
         phone_form = PhoneForm(request.POST)
         phone_form.is_valid()

@@ -16,7 +16,6 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -178,12 +177,12 @@ def request_deliver(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if found.status in (RequestStatus.DELIVERED, RequestStatus.CLOSED):
         # Where the report leads: its hours wait for the office.
         return render(request, "orders/volunteer/delivered.html", {"req": found})
-    members = _members(found) if found.team_id else []
     data = request.POST if request.method == "POST" else None
-    form = DeliverForm(data, members=members, claimer_id=found.claimed_by_id)
-    if found.status != RequestStatus.CLAIMED:
-        form = None
-    elif data is not None and form.is_valid():
+    form: DeliverForm | None = None
+    if found.status == RequestStatus.CLAIMED:
+        members = _members(found) if found.team_id else []
+        form = DeliverForm(data, members=members, claimer_id=found.claimed_by_id)
+    if form is not None and data is not None and form.is_valid():
         try:
             services.request_deliver(
                 actor=request.user,
@@ -206,5 +205,5 @@ def request_deliver(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "orders/volunteer/deliver.html",
-        {"req": found, "form": form, "hours_url": reverse("volunteer-me-hours")},
+        {"req": found, "form": form},
     )

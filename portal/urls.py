@@ -7,7 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 import portal.converters  # noqa: F401 - registers the "id" path converter first
-from portal import views_password
+from portal import views_inbox, views_password
 from portal.views import LoginForm, PasswordChangeView, set_display, set_language
 
 urlpatterns = [
@@ -33,6 +33,9 @@ urlpatterns = [
     # A GET form (no CSRF token in the cached public pages), where Django's POST view was.
     path("i18n/setlang/", set_language, name="set_language"),
     path("display/", set_display, name="set_display"),
+    path("inbox/", views_inbox.inbox, name="inbox"),
+    path("inbox/<id:pk>/", views_inbox.inbox_open, name="inbox-open"),
+    path("inbox/read/", views_inbox.inbox_read_all, name="inbox-read-all"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("portal.api.urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -523,10 +523,12 @@ def unit_stats(unit: Unit, *, date_from: dt.date | None, date_to: dt.date | None
     """The rollup of ``GET /units/{id}/stats/`` over the unit's subtree.
 
     Unit counts are live; volunteers, teams and confirmed volunteer hours are counted from
-    their records (``volunteers.stats``). Activities and requests have no records yet
-    (their issues add the models); their figures are counted from nothing, hence zero.
+    their records (``volunteers.stats``), requests from the service requests submitted in
+    the period (``orders.selectors.request_figures``, one aggregate). Activities have no
+    records yet (their issue adds them); their figures are counted from nothing, hence zero.
     """
-    from volunteers.stats import volunteer_figures  # the apps above the network's
+    from orders.selectors import request_figures  # the apps above the network's
+    from volunteers.stats import volunteer_figures
 
     counts = network_counts(within=unit)
     figures = volunteer_figures(unit, date_from=date_from, date_to=date_to)
@@ -545,13 +547,7 @@ def unit_stats(unit: Unit, *, date_from: dt.date | None, date_to: dt.date | None
         "beneficiaries": 0,
         "materials": 0,
         "volunteer_hours": _hours(figures["volunteer_hours"]),
-        "requests": {
-            "submitted": 0,
-            "completed": 0,
-            "rejected": 0,
-            "open": 0,
-            "average_rating": None,
-        },
+        "requests": request_figures(unit, date_from=date_from, date_to=date_to),
         "by_category": [
             {
                 "category": code,

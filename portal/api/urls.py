@@ -7,6 +7,7 @@ from portal.api import password
 urlpatterns = [
     path("", include("practice.api.urls")),
     path("", include("volunteers.api.urls")),
+    path("", include("orders.api.urls")),
     path(
         "auth/password-reset/",
         password.PasswordResetView.as_view(),

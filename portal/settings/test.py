@@ -18,6 +18,10 @@ REST_FRAMEWORK = {
         "auth": "1000/minute",
         "anon": "10000/minute",
         "user": "10000/minute",
+        "open311": "10000/minute",
+        "order": "10000/minute",
+        "order_phone": "10000/minute",
+        "order_track": "10000/minute",
     },
 }
 

@@ -15,10 +15,13 @@ import pytest
 from django.urls import reverse
 from openpyxl import Workbook
 
+from orders import services as order_services
+from orders.models import MenuItem
 from portal.models import ImportJob
-from practice.models import Unit
+from practice.models import Category, Unit
 from tests.conftest import World
 from tests.factories import PASSWORD
+from tests.orders.conftest import OrdersWorld, advance, new_request, ow  # noqa: F401 (fixture)
 from tests.volunteers.conftest import make_volunteer
 from volunteers.models import Team
 
@@ -53,6 +56,11 @@ PUBLIC_PAGES = [
     ),
     Page("forgot password", lambda w: reverse("password-forgot")),
     Page("verify a certificate", lambda w: reverse("certificate-verify-form")),
+    Page("order a service", lambda w: reverse("order-create", args=[w.station.pk])),
+    Page("service menu", lambda w: reverse("unit-menu", args=[w.station.pk])),
+    Page("services done (公示)", lambda w: reverse("unit-transparency", args=[w.town.pk])),
+    Page("follow a request", lambda w: reverse("track-start")),
+    Page("follow a request: phone", lambda w: reverse("track", args=["ABCDEFGH"])),
 ]
 
 STAFF_PAGES = [
@@ -86,6 +94,14 @@ STAFF_PAGES = [
     Page("service hours add", lambda w: reverse("service-record-new")),
     Page("points shop", lambda w: reverse("points-shop")),
     Page("points", lambda w: reverse("points-manage")),
+    Page("requests", lambda w: reverse("request-list")),
+    Page("requests: overdue", lambda w: reverse("request-list") + "?overdue=true&status=submitted"),
+    Page("request", lambda w: reverse("request-detail", args=[w.service_request.pk])),
+    Page("file a request", lambda w: f"{reverse('request-file')}?unit={w.station.pk}"),
+    Page("menu (staff)", lambda w: reverse("menu-list")),
+    Page("menu item add", lambda w: f"{reverse('menu-create')}?unit={w.station.pk}"),
+    Page("menu item edit", lambda w: reverse("menu-edit", args=[w.menu_item.pk])),
+    Page("inbox", lambda w: reverse("inbox")),
 ]
 
 ADMIN_PAGES = [
@@ -97,6 +113,18 @@ ADMIN_PAGES = [
     Page("admin audit", lambda w: reverse("admin:practice_auditentry_changelist")),
     Page("admin outbox", lambda w: reverse("admin:portal_outboxmessage_changelist")),
     Page("admin volunteers", lambda w: reverse("admin:volunteers_volunteer_changelist")),
+]
+
+# Seen by a volunteer of a team (``tests/orders/conftest.py``'s ``ow``): ``w.task`` is a
+# request dispatched to the team, ``w.claimed`` one the volunteer claimed, ``w.delivered`` one
+# they delivered.
+VOLUNTEER_PAGES = [
+    Page("my tasks", lambda w: reverse("volunteer-tasks")),
+    Page("give a request back", lambda w: reverse("request-decline", args=[w.claimed.pk])),
+    Page("deliver a request", lambda w: reverse("request-deliver", args=[w.claimed.pk])),
+    Page("delivered: hours pending", lambda w: reverse("request-deliver", args=[w.delivered.pk])),
+    Page("request (its team)", lambda w: reverse("request-detail", args=[w.task.pk])),
+    Page("inbox (volunteer)", lambda w: reverse("inbox")),
 ]
 
 # Collected by the page itself from the moment it starts, before any of its scripts run.
@@ -155,6 +183,18 @@ def test_every_page_loads_under_the_policy_without_violations(
     Unit.objects.filter(pk=world.point.pk).update(is_active=False)  # a closed station
     world.volunteer = make_volunteer(world.station)
     world.team = Team.objects.create(name="一村志愿服务队", unit=world.station)
+    # get_or_create: a transactional test before this one flushes the migrations' rows.
+    culture, _new = Category.objects.get_or_create(code="culture", defaults={"name": "文化服务"})
+    world.menu_item = MenuItem.objects.create(unit=world.centre, category=culture, title="文艺演出")
+    world.menu_item.teams.set([world.team])
+    world.service_request = order_services.request_submit(
+        data={
+            "unit": world.station,
+            "menu_item": world.menu_item,
+            "contact_name": "张大爷",
+            "contact_phone": "13812345678",
+        }
+    )
     problems: list[str] = []
     for visit in PUBLIC_PAGES:
         problems += watched.visit(base, visit.name, visit.address(world), visit.status)
@@ -249,3 +289,34 @@ def test_the_import_pages_work_under_the_policy(
     ImportJob.objects.update(status=ImportJob.Status.QUEUED)
     assert watched.visit(base, "import progress", preview) == []
     assert page.locator("#import-progress").count() == 1
+
+
+@pytest.fixture
+def culture() -> Category:
+    """The platform ``ow`` reads, again: a transactional test before flushes the
+    migrations' rows."""
+    category, _new = Category.objects.get_or_create(code="culture", defaults={"name": "文化服务"})
+    return category
+
+
+def test_the_volunteer_pages_load_under_the_policy(
+    culture: Category,  # before ow, which reads it
+    ow: OrdersWorld,  # noqa: F811 (the fixture imported above)
+    live_server: Any,
+    page: Any,
+    watched: Problems,
+) -> None:
+    base = live_server.url
+    world: Any = ow.w
+    world.task = advance(ow, new_request(ow), "dispatched")
+    world.claimed = advance(ow, new_request(ow, contact_phone="13812345679"), "claimed")
+    world.delivered = advance(ow, new_request(ow, contact_phone="13812345670"), "delivered")
+    _log_in(page, base, "v_member")
+    problems: list[str] = []
+    for visit in VOLUNTEER_PAGES:
+        problems += watched.visit(base, visit.name, visit.address(world), visit.status)
+    assert problems == [], "\n".join(problems)
+    # deliver.js: typing a member's hours ticks them.
+    watched.visit(base, "deliver", reverse("request-deliver", args=[world.claimed.pk]))
+    page.fill(f"#hours-{ow.member2.pk}", "1.5")
+    assert page.is_checked(f"#participant-{ow.member2.pk}")

@@ -107,7 +107,7 @@ def new_request(ow: OrdersWorld, **overrides: Any) -> ServiceRequest:
 
 def advance(ow: OrdersWorld, request: ServiceRequest, to: str) -> ServiceRequest:
     """Take ``request`` (submitted) through the services to the state ``to``."""
-    path = {
+    paths: dict[str, list[str]] = {
         RequestStatus.SUBMITTED: [],
         RequestStatus.DISPATCHED: ["dispatch"],
         RequestStatus.CLAIMED: ["dispatch", "claim"],
@@ -115,7 +115,8 @@ def advance(ow: OrdersWorld, request: ServiceRequest, to: str) -> ServiceRequest
         RequestStatus.CLOSED: ["dispatch", "claim", "deliver", "rate"],
         RequestStatus.REJECTED: ["reject"],
         RequestStatus.CANCELLED: ["cancel"],
-    }[to]
+    }
+    path = paths[to]
     member_user: User = ow.member.user  # type: ignore[assignment]
     for step in path:
         if step == "dispatch":

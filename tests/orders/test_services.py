@@ -41,17 +41,17 @@ def _action(ow: OrdersWorld, action: str) -> Callable[[ServiceRequest], ServiceR
                 actor=ow.w.coordinator, request=request, reason="不在范围"
             )
         if action == Transition.CLAIM:
-            return services.request_claim(actor=member, request=request)  # type: ignore[arg-type]
+            return services.request_claim(actor=member, request=request)
         if action == Transition.DECLINE:
             # The leader may decline a dispatched or claimed request.
             return services.request_decline(
-                actor=ow.leader.user,  # type: ignore[arg-type]
+                actor=ow.leader.user,
                 request=request,
                 reason="人手不足",
             )
         if action == Transition.DELIVER:
             return services.request_deliver(
-                actor=ow.leader.user,  # type: ignore[arg-type]
+                actor=ow.leader.user,
                 request=request,
                 summary="完成",
                 beneficiaries=3,
@@ -192,21 +192,21 @@ def test_only_a_coordinator_over_the_unit_dispatches(ow: OrdersWorld) -> None:
 def test_only_members_of_the_dispatched_team_claim(ow: OrdersWorld) -> None:
     request = advance(ow, new_request(ow), RequestStatus.DISPATCHED)
     with pytest.raises(PermissionDenied):
-        services.request_claim(actor=ow.outsider.user, request=request)  # type: ignore[arg-type]
+        services.request_claim(actor=ow.outsider.user, request=request)
     with pytest.raises(PermissionDenied):
         services.request_claim(actor=ow.w.coordinator, request=request)  # staff are not volunteers
-    claimed = services.request_claim(actor=ow.member2.user, request=request)  # type: ignore[arg-type]
+    claimed = services.request_claim(actor=ow.member2.user, request=request)
     assert claimed.claimed_by == ow.member2
     with pytest.raises(InvalidTransition) as caught:
-        services.request_claim(actor=ow.member.user, request=request)  # type: ignore[arg-type]
+        services.request_claim(actor=ow.member.user, request=request)
     assert "claimed" in str(caught.value.message)
 
 
 def test_decline_and_deliver_belong_to_the_claimer_or_the_leader(ow: OrdersWorld) -> None:
     request = advance(ow, new_request(ow), RequestStatus.CLAIMED)  # claimed by `member`
     with pytest.raises(PermissionDenied):
-        services.request_decline(actor=ow.member2.user, request=request, reason="x")  # type: ignore[arg-type]
-    back = services.request_decline(actor=ow.member.user, request=request, reason="临时有事")  # type: ignore[arg-type]
+        services.request_decline(actor=ow.member2.user, request=request, reason="x")
+    back = services.request_decline(actor=ow.member.user, request=request, reason="临时有事")
     assert back.status == RequestStatus.SUBMITTED
     assert back.team is None and back.claimed_by is None and back.due_date is None
 
@@ -224,7 +224,7 @@ def test_delivery_writes_the_activity_and_pending_records(ow: OrdersWorld) -> No
     for rows in bad_rows:
         with pytest.raises(ValidationFailed):
             services.request_deliver(
-                actor=ow.member.user,  # type: ignore[arg-type]
+                actor=ow.member.user,
                 request=request,
                 summary="完成",
                 beneficiaries=10,
@@ -233,7 +233,7 @@ def test_delivery_writes_the_activity_and_pending_records(ow: OrdersWorld) -> No
     for beneficiaries in (-1, "many", True, 10**9):
         with pytest.raises(ValidationFailed):
             services.request_deliver(
-                actor=ow.member.user,  # type: ignore[arg-type]
+                actor=ow.member.user,
                 request=request,
                 summary="完成",
                 beneficiaries=beneficiaries,
@@ -241,7 +241,7 @@ def test_delivery_writes_the_activity_and_pending_records(ow: OrdersWorld) -> No
             )
     assert not Activity.objects.exists() and not ServiceRecord.objects.exists()
     done = services.request_deliver(
-        actor=ow.member.user,  # type: ignore[arg-type]
+        actor=ow.member.user,
         request=request,
         summary="演出一场",
         beneficiaries=60,
@@ -268,7 +268,7 @@ def test_the_office_confirms_delivered_hours_the_volunteer_cannot(ow: OrdersWorl
     request = advance(ow, new_request(ow), RequestStatus.DELIVERED)
     record = ServiceRecord.objects.get(source="request", source_id=request.pk)
     with pytest.raises((PermissionDenied, NotFound)):
-        record_confirm(actor=ow.member.user, record=record)  # type: ignore[arg-type]
+        record_confirm(actor=ow.member.user, record=record)
     confirmed = record_confirm(actor=ow.w.coordinator, record=record)
     assert confirmed.status == "confirmed" and confirmed.confirmed_by == ow.w.coordinator
 

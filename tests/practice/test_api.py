@@ -1378,8 +1378,8 @@ def test_stats_queries_are_constant(
     size: int,
 ):
     client = api(world.coordinator)
-    # grants, unit, unit counts, children, categories; volunteers, teams, hours
-    with django_assert_num_queries(8):
+    # grants, unit, unit counts, children, categories; volunteers, teams, hours; requests
+    with django_assert_num_queries(9):
         response = client.get(unit_url(sized[size], "stats/"))
     assert response.json()["units"]["station"] == {5: 3, 200: 200}[size]
 

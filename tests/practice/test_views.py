@@ -125,8 +125,9 @@ def test_tree_page_hides_inactive_units_from_the_public(world: World, client: An
 def test_unit_detail_is_public(
     world: World, client: Any, django_assert_max_num_queries: Any
 ) -> None:
-    # + the subtree's volunteers, teams and hours (one query) and the unit's own teams.
-    with django_assert_max_num_queries(7):
+    # + the subtree's volunteers, teams and hours (one query) and the unit's own teams,
+    # + the menu's headlines, the last completed requests and their figures (orders).
+    with django_assert_max_num_queries(10):
         response = client.get(f"/units/{world.town.pk}/")
     assert response.status_code == 200
     assert [c.name for c in response.context["children"]] == ["一村站", "二村站"]
@@ -442,6 +443,8 @@ def test_unit_qr_code_points_at_the_public_page(world: World, client: Any) -> No
 
 
 def test_unit_poster_is_printable(world: World, client: Any) -> None:
+    from practice.qr import qr_svg
+
     services.unit_update(
         actor=world.coordinator,
         unit=world.station,
@@ -451,7 +454,8 @@ def test_unit_poster_is_printable(world: World, client: Any) -> None:
     html = response.content.decode()
     assert response.status_code == 200
     assert "一村站" in html and "一村 8 号" in html and "0596-7001234" in html
-    assert f'src="/units/{world.station.pk}/qr.svg"' in html
+    # The QR code (inline) leads to the station's order page.
+    assert qr_svg(f"http://testserver/units/{world.station.pk}/order/").decode() in html
     assert (
         f'href="/units/{world.station.pk}/poster/"'
         in client.get(f"/units/{world.station.pk}/").content.decode()

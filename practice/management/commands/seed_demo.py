@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
+from orders.demo import DEFAULT_REQUESTS, seed_orders
 from practice import services
 from practice.choices import Role
 from practice.demo import CENTRE_NAME, county_spec
@@ -37,6 +38,15 @@ class Command(BaseCommand):
             help=(
                 "volunteers to register in the county, with their teams, hours and points "
                 f"(default {DEFAULT_VOLUNTEERS:,}; the county's real figure is 50,391; 0: none)"
+            ),
+        )
+        parser.add_argument(
+            "--requests",
+            type=int,
+            default=DEFAULT_REQUESTS,
+            help=(
+                "service requests of the last year, in every state, with the county's menu "
+                f"(default {DEFAULT_REQUESTS}; 0: neither)"
             ),
         )
 
@@ -75,6 +85,21 @@ class Command(BaseCommand):
                 )
             else:
                 self.stdout.write("The county already has volunteers; left as they are.")
+        if options["requests"] > 0:
+            made = seed_orders(
+                centre=centre,
+                staff=User.objects.get(username="county"),
+                count=options["requests"],
+            )
+            if made:
+                self.stdout.write(
+                    "Orders: {menu_items} menu items, {requests:,} requests of the year, "
+                    "{activities:,} delivered with {service_records:,} service records.".format(
+                        **made
+                    )
+                )
+            else:
+                self.stdout.write("The county already has a service menu; left as it is.")
         # Fresh planner statistics, so the tree indexes are used from the first request
         # (SQLite never gathers them by itself).
         with connection.cursor() as cursor:
