@@ -5,10 +5,12 @@ views put back on these forms (:func:`show_errors`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, cast
 
 from django import forms
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -37,6 +39,8 @@ __all__ = [
 ]
 
 OTHER = "other"
+# The dispatch form's due date when the resident named no (future) date: a few days ahead.
+DEFAULT_DUE_DAYS = 3
 
 
 def _date_input() -> forms.DateInput:
@@ -137,7 +141,11 @@ def menu_teams(user: Any, unit: Unit | None) -> QuerySet[Team]:
 
 
 class DispatchForm(forms.Form):
-    team = _TeamChoiceField(label=gettext_lazy("Team"), queryset=Team.objects.none())
+    team = _TeamChoiceField(
+        label=gettext_lazy("Team"),
+        queryset=Team.objects.none(),
+        empty_label=gettext_lazy("Choose…"),
+    )
     due_date = forms.DateField(label=gettext_lazy("Due date"), widget=_date_input())
     menu_item = _MenuItemChoiceField(
         label=gettext_lazy("Menu item"),
@@ -156,6 +164,16 @@ class DispatchForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, request_obj: ServiceRequest, **kwargs: Any) -> None:
         kwargs.setdefault("prefix", "dispatch")
+        today = timezone.localdate()
+        wanted = request_obj.desired_date
+        kwargs.setdefault(
+            "initial",
+            {
+                "due_date": wanted
+                if wanted is not None and wanted >= today
+                else today + dt.timedelta(days=DEFAULT_DUE_DAYS)
+            },
+        )
         super().__init__(*args, **kwargs)
         cast(forms.ModelChoiceField, self.fields["team"]).queryset = dispatch_teams(
             user, request_obj
@@ -206,6 +224,7 @@ class FileRequestForm(forms.Form):
         label=gettext_lazy("Platform"),
         queryset=Category.objects.none(),
         required=False,
+        empty_label=gettext_lazy("Choose…"),
         help_text=gettext_lazy("For “something else”."),
     )
     description = PlainTextFormField(
@@ -294,7 +313,9 @@ class MenuItemForm(forms.Form):
         label=gettext_lazy("Unit"), queryset=Unit.objects.none(), widget=forms.HiddenInput
     )
     category = forms.ModelChoiceField(
-        label=gettext_lazy("Platform"), queryset=Category.objects.none()
+        label=gettext_lazy("Platform"),
+        queryset=Category.objects.none(),
+        empty_label=gettext_lazy("Choose…"),
     )
     title = PlainTextFormField(label=gettext_lazy("Title"), max_length=100, rules=NAME)
     description = PlainTextFormField(
