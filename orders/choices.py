@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 __all__ = [
     "OPEN_STATUSES",
@@ -19,7 +20,8 @@ class RequestStatus(models.TextChoices):
     DISPATCHED = "dispatched", _("Dispatched to a team")
     CLAIMED = "claimed", _("Claimed by a volunteer")
     DELIVERED = "delivered", _("Delivered")
-    CLOSED = "closed", _("Closed")
+    # A context of its own: a unit "closed" (已停用) is not a request "closed" (已办结).
+    CLOSED = "closed", pgettext_lazy("request status", "Closed")
     REJECTED = "rejected", _("Rejected")
     CANCELLED = "cancelled", _("Cancelled")
 

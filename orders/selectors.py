@@ -15,6 +15,8 @@ from django.db.models import (
     Avg,
     Case,
     Count,
+    DateField,
+    DateTimeField,
     DurationField,
     ExpressionWrapper,
     F,
@@ -106,9 +108,20 @@ def _base() -> QuerySet[ServiceRequest]:
 
 
 def with_urgency(requests: QuerySet[ServiceRequest]) -> QuerySet[ServiceRequest]:
-    """Overdue first, then low ratings to look at, then the oldest open ones, then the rest
-    newest first — the dispatch queue's order."""
+    """Overdue first, then low ratings to look at, then the waiting ones (submitted, then
+    dispatched or claimed: the earliest due, then the oldest first), then the rest newest
+    first — the dispatch queue's order."""
     return requests.annotate(
+        waiting_since=Case(
+            When(status__in=OPEN_STATUSES, then=F("created_at")),
+            default=Value(None),
+            output_field=DateTimeField(),
+        ),
+        due_open=Case(
+            When(status__in=OPEN_STATUSES, then=F("due_date")),
+            default=Value(None),
+            output_field=DateField(),
+        ),
         urgency=Case(
             When(overdue_at__isnull=False, status__in=OPEN_STATUSES, then=Value(0)),
             When(needs_review=True, then=Value(1)),
@@ -117,7 +130,13 @@ def with_urgency(requests: QuerySet[ServiceRequest]) -> QuerySet[ServiceRequest]
             default=Value(4),
             output_field=IntegerField(),
         )
-    ).order_by("urgency", "due_date", "created_at", "pk")
+    ).order_by(
+        "urgency",
+        F("due_open").asc(nulls_last=True),
+        F("waiting_since").asc(nulls_last=True),
+        "-created_at",
+        "-pk",
+    )
 
 
 def requests_in_scope(user: Any) -> QuerySet[ServiceRequest]:

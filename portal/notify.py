@@ -15,10 +15,12 @@ is the context to build them in. Never put an ID number in a notice.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone, translation
@@ -36,6 +38,8 @@ __all__ = [
     "notify_users",
     "unread_count",
 ]
+
+logger = logging.getLogger("portal.notify")
 
 SUBJECT_MAX = 200
 
@@ -70,6 +74,8 @@ def notify_users(
             InboxMessage(recipient=user, subject=subject, text=text, link=link, purpose=purpose)
             for user in people.values()
         )
+        recipients = list(people)
+        transaction.on_commit(lambda: _forget_unread(recipients))
         body = f"{text}\n\n{absolute_url(link)}" if link else text
         for user in people.values():
             if user.email:
@@ -94,10 +100,41 @@ def inbox_of(user: Any) -> QuerySet[InboxMessage]:
     return InboxMessage.objects.filter(recipient=user).order_by("-created_at", "-pk")
 
 
+# The header shows every logged-in person their unread count on every page: it is kept
+# in the cache (a round trip, no query), dropped when their inbox changes, and at most this
+# old in any case (a count computed just before a change commits is dropped with it).
+UNREAD_SECONDS = 60
+
+
+def _unread_key(user_pk: int) -> str:
+    return f"inbox-unread:{user_pk}"
+
+
+def _forget_unread(user_pks: Iterable[int]) -> None:
+    keys = [_unread_key(pk) for pk in user_pks]
+    try:
+        cache.delete_many(keys)
+    except Exception:  # the cache down: the counts expire on their own
+        logger.warning("Could not drop cached inbox counts", exc_info=True)
+
+
 def unread_count(user: Any) -> int:
+    """How many of ``user``'s messages are unread (cached; one query when not)."""
     if not user.is_authenticated:
         return 0
-    return InboxMessage.objects.filter(recipient=user, read_at__isnull=True).count()
+    key = _unread_key(user.pk)
+    try:
+        found = cache.get(key)
+    except Exception:
+        found = None
+    if found is not None:
+        return int(found)
+    count = InboxMessage.objects.filter(recipient=user, read_at__isnull=True).count()
+    try:
+        cache.set(key, count, UNREAD_SECONDS)
+    except Exception:
+        logger.warning("Could not cache an inbox count", exc_info=True)
+    return count
 
 
 def mark_read(*, user: Any, pks: Iterable[int] | None = None) -> int:
@@ -105,4 +142,7 @@ def mark_read(*, user: Any, pks: Iterable[int] | None = None) -> int:
     messages = InboxMessage.objects.filter(recipient=user, read_at__isnull=True)
     if pks is not None:
         messages = messages.filter(pk__in=list(pks))
-    return messages.update(read_at=timezone.now())
+    changed = messages.update(read_at=timezone.now())
+    pk = user.pk
+    transaction.on_commit(lambda: _forget_unread([pk]))
+    return changed

@@ -1,7 +1,7 @@
 """The header's inbox link: how many of the person's messages are unread.
 
-One query (an index-only count on the partial index of unread messages), only for
-logged-in people: the count is read when the header renders.
+Only for logged-in people, read from the cache (``portal.notify.unread_count``: no query
+while it is cached; one index-only count on the partial index of unread messages when not).
 """
 
 from __future__ import annotations

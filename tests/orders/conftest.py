@@ -57,7 +57,8 @@ def _member(team: Team, volunteer: Volunteer, role: str = TeamRole.MEMBER) -> No
 
 @pytest.fixture
 def ow(world: World) -> OrdersWorld:
-    category = Category.objects.get(code="culture")
+    # (get_or_create: a transactional test before this one may have emptied the table.)
+    category = Category.objects.get_or_create(code="culture", defaults={"name": "文化服务"})[0]
     leader = _volunteer_with_account(world.town, "v_leader", "李队长")
     member = _volunteer_with_account(world.station, "v_member", "王志愿")
     member2 = _volunteer_with_account(world.station, "v_member2", "赵志愿")
