@@ -159,13 +159,26 @@ def _status_label(status: str) -> str:
     return str(RequestStatus(status).label)
 
 
+def _action_name(action: str) -> str:
+    names = {
+        Transition.DISPATCH: _("Dispatch"),
+        Transition.REJECT: _("Reject"),
+        Transition.CLAIM: _("Claim"),
+        Transition.DECLINE: _("Give back"),
+        Transition.DELIVER: _("Report delivery"),
+        Transition.RATE: _("Rate"),
+        Transition.CANCEL: _("Cancel"),
+    }
+    return str(names[action])
+
+
 def _refuse(request: ServiceRequest, action: str) -> InvalidTransition:
     allowed, _to = TRANSITIONS[action]
     return InvalidTransition(
-        _("This request is “%(status)s”: it can be %(action)s only when it is %(allowed)s.")
+        _("This request is now “%(status)s”: “%(action)s” is only possible when it is %(allowed)s.")
         % {
             "status": _status_label(request.status),
-            "action": str(Transition(action).label).lower(),
+            "action": _action_name(action),
             "allowed": _(" or ").join(f"“{_status_label(s)}”" for s in sorted(allowed)),
         }
     )
