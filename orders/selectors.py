@@ -129,7 +129,7 @@ def with_urgency(requests: QuerySet[ServiceRequest]) -> QuerySet[ServiceRequest]
             When(status__in=OPEN_STATUSES, then=Value(3)),
             default=Value(4),
             output_field=IntegerField(),
-        )
+        ),
     ).order_by(
         "urgency",
         F("due_open").asc(nulls_last=True),

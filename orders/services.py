@@ -160,7 +160,7 @@ def _status_label(status: str) -> str:
 
 
 def _action_name(action: str) -> str:
-    names = {
+    names: dict[str, str] = {
         Transition.DISPATCH: _("Dispatch"),
         Transition.REJECT: _("Reject"),
         Transition.CLAIM: _("Claim"),

@@ -1,5 +1,5 @@
-"""The outbox (portal.outbox) and its SMS channel (portal.sms): pluggable backend, nothing lost, no number in task
-arguments or logs, retries, the admin page of the messages."""
+"""The outbox (portal.outbox) and its SMS channel (portal.sms): pluggable backend, nothing
+lost, no number in task arguments or logs, retries, the admin page of the messages."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from portal import outbox, sms
 from portal.models import OutboxMessage
-from portal.tasks import send_queued_messages, send_outbox_message
+from portal.tasks import send_outbox_message, send_queued_messages
 
 PHONE = "13812341234"
 MASKED = "138****1234"
@@ -166,7 +166,9 @@ def test_the_beat_task_sends_old_queued_messages():
         purpose="test",
         created_at=timezone.now() - dt.timedelta(minutes=10),
     )
-    fresh = OutboxMessage.objects.create(address=PHONE, address_masked=MASKED, text="new", purpose="t")
+    fresh = OutboxMessage.objects.create(
+        address=PHONE, address_masked=MASKED, text="new", purpose="t"
+    )
     assert send_queued_messages() == 1
     old.refresh_from_db()
     fresh.refresh_from_db()
@@ -211,7 +213,9 @@ def test_a_failing_send_is_retried_then_marked_failed(
 
 @override_settings(SMS_BACKEND="tests.test_sms.CrashingBackend")
 def test_an_unexpected_backend_error_is_kept_masked(caplog: pytest.LogCaptureFixture):
-    message = OutboxMessage.objects.create(address=PHONE, address_masked=MASKED, text="x", purpose="t")
+    message = OutboxMessage.objects.create(
+        address=PHONE, address_masked=MASKED, text="x", purpose="t"
+    )
     assert outbox.deliver(message.pk) == outbox.retry_delay(1)
     message.refresh_from_db()
     assert message.last_error == f"builtins.ValueError: unexpected reply for {MASKED}"
@@ -219,7 +223,9 @@ def test_an_unexpected_backend_error_is_kept_masked(caplog: pytest.LogCaptureFix
 
 
 def test_the_task_asks_celery_to_retry_with_a_pause():
-    message = OutboxMessage.objects.create(address=PHONE, address_masked=MASKED, text="x", purpose="t")
+    message = OutboxMessage.objects.create(
+        address=PHONE, address_masked=MASKED, text="x", purpose="t"
+    )
     with (
         override_settings(SMS_BACKEND="tests.test_sms.BrokenBackend"),
         mock.patch.object(send_outbox_message, "retry", side_effect=RuntimeError("retry")) as retry,
@@ -238,7 +244,9 @@ def test_retry_pauses_grow_and_are_bounded():
 
 @override_settings(SMS_BACKEND="tests.test_sms.RecordingBackend")
 def test_a_message_being_sent_is_not_sent_twice():
-    message = OutboxMessage.objects.create(address=PHONE, address_masked=MASKED, text="x", purpose="t")
+    message = OutboxMessage.objects.create(
+        address=PHONE, address_masked=MASKED, text="x", purpose="t"
+    )
     # Another process claimed it (its lease runs): the task leaves it alone.
     OutboxMessage.objects.filter(pk=message.pk).update(
         retry_after=timezone.now() + outbox.SEND_LEASE, attempts=1
@@ -256,7 +264,9 @@ def test_a_message_being_sent_is_not_sent_twice():
 
 @override_settings(SMS_BACKEND="tests.test_sms.NoSuchBackend")
 def test_a_misconfigured_backend_fails_loudly_in_the_task():
-    message = OutboxMessage.objects.create(address=PHONE, address_masked=MASKED, text="x", purpose="t")
+    message = OutboxMessage.objects.create(
+        address=PHONE, address_masked=MASKED, text="x", purpose="t"
+    )
     with pytest.raises(ImportError):
         outbox.deliver(message.pk)
     # Still queued, no attempt spent: sent once the setting is fixed.

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from orders import services
 from orders.choices import RequestStatus
@@ -52,6 +52,12 @@ def _order_url(ow: OrdersWorld) -> str:
 
 def _html(response: Any) -> str:
     return response.content.decode()
+
+
+def zh(message: str) -> str:
+    """``message`` as the (Chinese by default) pages show it."""
+    with translation.override("zh-hans"):
+        return translation.gettext(message)
 
 
 # --- ordering ------------------------------------------------------------------------------
@@ -149,7 +155,7 @@ def test_wrong_phone_or_code_gets_one_neutral_answer(ow: OrdersWorld) -> None:
         response = client.post(f"/track/{code}/", {"action": "lookup", "phone": phone})
         assert response.status_code == 404
         html = _html(response)
-        assert "No request matches this code and phone number." in html
+        assert zh("No request matches this code and phone number.") in html
         assert "status-words" not in html
         answers.append(response.status_code)
     # Proving one code proves nothing about another.
@@ -241,7 +247,8 @@ def test_the_honeypot_refuses_without_saying_why(ow: OrdersWorld, client: Client
     response = client.post(_order_url(ow), _order(ow, website="http://spam.example"))
     assert response.status_code == 400
     html = _html(response)
-    assert "could not be sent" in html and "website" not in html.split("order-errors")[1][:200]
+    assert zh("Your request could not be sent. Please try again, or call the station.") in html
+    assert "website" not in html.split("order-errors")[1][:200]
     assert not ServiceRequest.objects.exists()
 
 
@@ -252,7 +259,10 @@ def test_too_many_orders_get_the_429_page(ow: OrdersWorld, settings: Any) -> Non
         assert client.post(_order_url(ow), _order(ow, contact_phone=phone)).status_code == 302
     response = client.post(_order_url(ow), _order(ow, contact_phone="13900000003"))
     assert response.status_code == 429
-    assert "Too many requests from here" in _html(response) and 'id="throttled"' in _html(response)
+    assert 'id="throttled"' in _html(response)
+    assert zh(
+        "Too many requests from here. Please try again in %(n)d minutes, or call the station."
+    )[:8] in _html(response)
     assert ServiceRequest.objects.count() == 2
 
 
@@ -378,7 +388,7 @@ def test_page_cache_follows_a_request_closing(
     for url in urls:
         response = Client().get(url)
         assert response["X-Page-Cache"] == "miss", url
-        assert "4 of 5" in _html(response), url
+        assert zh("%(n)s of 5") % {"n": 4} in _html(response), url
 
 
 def test_menu_and_poster_follow_the_menu(
@@ -417,7 +427,7 @@ def test_unit_page_shows_menu_order_button_and_transparency_link(
     html = _html(client.get(f"/units/{ow.w.station.pk}/"))
     assert f'href="/units/{ow.w.station.pk}/order/"' in html
     assert f'href="/units/{ow.w.station.pk}/services/"' in html
-    assert "文艺演出" in html and "5 of 5" in html
+    assert "文艺演出" in html and zh("%(n)s of 5") % {"n": 5} in html
 
 
 @pytest.mark.parametrize("name", ["unit-menu", "unit-transparency", "order-create"])

@@ -45,6 +45,8 @@ MANAGER_ACTIONS = {
     Action.RECORD_HOURS,
     Action.CONFIRM_HOURS,
     Action.REDEEM_POINTS,
+    Action.MANAGE_MENU,
+    Action.FILE_REQUEST,
 }
 STRICT = {Action.MOVE, Action.DELETE}
 
