@@ -177,7 +177,7 @@ def test_whole_bench_at_a_tiny_size(tmp_path: Path) -> None:
             "manage.py",
             "bench",
             "--sections",
-            "tree,reads,load",
+            "tree,reads,orders,load",
             "--counties",
             "2",
             "--repeat",
@@ -199,13 +199,17 @@ def test_whole_bench_at_a_tiny_size(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     figures = json.loads(report.read_text())
     assert figures["tree_sizes"]["county"] == 204
     assert figures["measurements"]["county.page.tree"]["error"] is None
+    for size in ("small", "big"):  # the requests section: queue, API list, order page
+        for key in ("page.queue", "api.list", "page.order"):
+            measured = figures["measurements"][f"orders.{size}.{key}"]
+            assert measured["error"] is None and measured["queries"] > 0, measured
     rows = {(row["mode"], row["key"]): row for row in figures["load"]["rows"]}
     assert set(rows) == {
         (mode, key)
