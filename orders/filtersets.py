@@ -3,15 +3,12 @@ the HTML list and the API list filter alike)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import django_filters
-from django import forms
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from portal.filters import IdFilter
-from practice.models import Category, Unit
+from portal.filters import FromToFilterSet, FromToForm, IdFilter, WithinFilter
+from practice.models import Category
 
 from .choices import OPEN_STATUSES, RequestStatus
 from .models import ServiceRequest
@@ -19,16 +16,7 @@ from .models import ServiceRequest
 __all__ = ["RequestFilterSet"]
 
 
-class _RequestFilterForm(forms.Form):
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        since, until = data.get("from"), data.get("to")
-        if since and until and since > until:
-            self.add_error("to", _("“to” must not be before “from”."))
-        return data
-
-
-class RequestFilterSet(django_filters.FilterSet):
+class RequestFilterSet(FromToFilterSet):
     """``?status=&category=&unit=&within=&team=&overdue=&review=&open=&q=&from=&to=`` on an
     already scoped queryset (an id outside the scope matches nothing, like an unknown one).
     ``status`` may repeat; ``unit`` is the request's station itself, ``within`` it and every
@@ -41,7 +29,7 @@ class RequestFilterSet(django_filters.FilterSet):
         to_field_name="code",
     )
     unit = IdFilter(label=_("station"), field_name="unit_id")
-    within = IdFilter(label=_("within"), method="filter_within")
+    within = WithinFilter(label=_("within"))
     team = IdFilter(label=_("team"), field_name="team_id")
     overdue = django_filters.BooleanFilter(label=_("overdue"), method="filter_overdue")
     review = django_filters.BooleanFilter(
@@ -59,24 +47,7 @@ class RequestFilterSet(django_filters.FilterSet):
     class Meta:
         model = ServiceRequest
         fields: list[str] = []
-        form = _RequestFilterForm
-
-    @classmethod
-    def get_filters(cls) -> dict[str, Any]:
-        filters = super().get_filters()
-        filters["from"] = filters.pop("date_from")
-        filters["to"] = filters.pop("date_to")
-        return filters
-
-    def filter_within(
-        self, queryset: QuerySet[ServiceRequest], name: str, value: int
-    ) -> QuerySet[ServiceRequest]:
-        top = Unit.objects.filter(pk=value).only("tree_id", "lft", "rght").first()
-        if top is None:
-            return queryset.none()
-        return queryset.filter(
-            unit__tree_id=top.tree_id, unit__lft__gte=top.lft, unit__lft__lte=top.rght
-        )
+        form = FromToForm
 
     def filter_overdue(
         self, queryset: QuerySet[ServiceRequest], name: str, value: bool | None

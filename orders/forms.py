@@ -20,6 +20,7 @@ from portal.validators import MULTILINE, NAME, TEXT
 from practice import selectors as practice_selectors
 from practice.models import Category, Unit
 from practice.permissions import Action, grants_of, scope_q
+from practice.tree import path_q
 from volunteers.models import Team
 
 from . import selectors
@@ -89,10 +90,6 @@ def units_for(user: Any, action: Action) -> QuerySet[Unit]:
     )
 
 
-def _above_or_self(unit: Unit) -> Q:
-    return Q(unit__tree_id=unit.tree_id, unit__lft__lte=unit.lft, unit__rght__gte=unit.rght)
-
-
 def dispatch_teams(user: Any, request: ServiceRequest) -> QuerySet[Team]:
     """Teams ``request`` may be sent to (the rule of ``services.request_dispatch``): the menu
     item's teams first, then the active teams of the station's units above it and of the
@@ -106,7 +103,7 @@ def dispatch_teams(user: Any, request: ServiceRequest) -> QuerySet[Team]:
         )
     return (
         Team.objects.filter(is_active=True)
-        .filter(_above_or_self(request.unit) | scope_q(user, Action.VIEW, prefix="unit__"))
+        .filter(path_q(request.unit) | scope_q(user, Action.VIEW, prefix="unit__"))
         .select_related("unit")
         .annotate(
             first=Case(
@@ -126,7 +123,7 @@ def menu_teams(user: Any, unit: Unit | None) -> QuerySet[Team]:
     teams = Team.objects.filter(is_active=True).select_related("unit")
     if unit is not None:
         below = Q(unit__tree_id=unit.tree_id, unit__lft__gte=unit.lft, unit__lft__lte=unit.rght)
-        teams = teams.filter(_above_or_self(unit) | below)
+        teams = teams.filter(path_q(unit) | below)
     else:
         where = scope_q(user, Action.MANAGE_MENU, prefix="unit__")
         for grant in grants_of(user):

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from practice.models import Unit
 from practice.permissions import Action, scope_q
+from practice.tree import path_q, subtree_q
 from volunteers.choices import MembershipStatus
 from volunteers.models import Team, Volunteer
 from volunteers.selectors import volunteer_of
@@ -58,30 +59,10 @@ __all__ = [
 TRANSPARENCY_SHOWN = 50
 
 
-def _above_or_self(unit: Unit, prefix: str = "unit__") -> Q:
-    return Q(
-        **{
-            f"{prefix}tree_id": unit.tree_id,
-            f"{prefix}lft__lte": unit.lft,
-            f"{prefix}rght__gte": unit.rght,
-        }
-    )
-
-
-def _within(unit: Unit, prefix: str = "unit__") -> Q:
-    return Q(
-        **{
-            f"{prefix}tree_id": unit.tree_id,
-            f"{prefix}lft__gte": unit.lft,
-            f"{prefix}lft__lte": unit.rght,
-        }
-    )
-
-
 def menu_for_unit(unit: Unit, *, active_only: bool = True) -> QuerySet[MenuItem]:
     """What a resident of ``unit`` can order: the items of ``unit`` and of every unit above
     it, the nearest unit's first (2 queries with the teams)."""
-    items = MenuItem.objects.filter(_above_or_self(unit))
+    items = MenuItem.objects.filter(path_q(unit))
     if active_only:
         items = items.filter(is_active=True)
     return (
@@ -239,7 +220,7 @@ def recent_completed(unit: Unit, *, limit: int = TRANSPARENCY_SHOWN) -> list[Ser
     """Requests closed (rated) in ``unit``'s subtree, newest first — for the public pages,
     which show no name or phone (one query)."""
     return list(
-        ServiceRequest.objects.filter(_within(unit), status=RequestStatus.CLOSED)
+        ServiceRequest.objects.filter(subtree_q(unit), status=RequestStatus.CLOSED)
         .select_related("unit", "category", "menu_item")
         .only(
             "pk",
@@ -267,7 +248,7 @@ def satisfaction(
     and before ``until``: requests received, completed (delivered or closed), rejected, still
     open, rated and their average rating, the average time to a first answer and to
     delivery."""
-    requests = ServiceRequest.objects.filter(_within(unit))
+    requests = ServiceRequest.objects.filter(subtree_q(unit))
     if since is not None:
         requests = requests.filter(created_at__gte=since)
     if until is not None:

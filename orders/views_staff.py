@@ -10,6 +10,7 @@ office's internal notes; any other account gets 404.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -269,22 +270,23 @@ def _refused(request: AuthenticatedRequest, req: ServiceRequest, exc: Applicatio
     messages.error(request, str(exc.message))
 
 
-@require_POST
-@login_required
-def request_dispatch(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    req = _for_office(request, pk)
-    form = DispatchForm(request.POST, user=request.user, request_obj=req)
+def _office_action(
+    request: AuthenticatedRequest,
+    req: ServiceRequest,
+    form: Any,
+    form_name: str,
+    act: Callable[[dict[str, Any]], object],
+    *,
+    done: str | Callable[[dict[str, Any]], str],
+    failed: str,
+) -> HttpResponse:
+    """Run ``act`` (a service call) with the valid ``form``'s data: back to the request with
+    a message when it is done or refused in its state; the detail page with ``form`` and its
+    errors (the service's too) when the input is wrong."""
     if form.is_valid():
         data = form.cleaned_data
         try:
-            services.request_dispatch(
-                actor=request.user,
-                request=req,
-                team=data["team"],
-                due_date=data["due_date"],
-                menu_item=data.get("menu_item"),
-                note=data.get("note") or "",
-            )
+            act(data)
         except ApplicationError as exc:
             if exc.detail:
                 show_errors(form, exc)
@@ -292,57 +294,66 @@ def request_dispatch(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                 _refused(request, req, exc)
                 return redirect(req.get_absolute_url())
         else:
-            messages.success(
-                request,
-                _("Sent to %(team)s. Its volunteers have been told.") % {"team": data["team"].name},
-            )
+            messages.success(request, done(data) if callable(done) else done)
             return redirect(req.get_absolute_url())
-    messages.error(request, _("The request was not dispatched: see the form."))
-    return _detail(request, req, dispatch_form=form)
+    messages.error(request, failed)
+    return _detail(request, req, **{form_name: form})
+
+
+@require_POST
+@login_required
+def request_dispatch(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    req = _for_office(request, pk)
+    return _office_action(
+        request,
+        req,
+        DispatchForm(request.POST, user=request.user, request_obj=req),
+        "dispatch_form",
+        lambda data: services.request_dispatch(
+            actor=request.user,
+            request=req,
+            team=data["team"],
+            due_date=data["due_date"],
+            menu_item=data.get("menu_item"),
+            note=data.get("note") or "",
+        ),
+        done=lambda data: (
+            _("Sent to %(team)s. Its volunteers have been told.") % {"team": data["team"].name}
+        ),
+        failed=_("The request was not dispatched: see the form."),
+    )
 
 
 @require_POST
 @login_required
 def request_reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     req = _for_office(request, pk)
-    form = RejectForm(request.POST)
-    if form.is_valid():
-        try:
-            services.request_reject(
-                actor=request.user, request=req, reason=form.cleaned_data["reason"]
-            )
-        except ApplicationError as exc:
-            if exc.detail:
-                show_errors(form, exc)
-            else:
-                _refused(request, req, exc)
-                return redirect(req.get_absolute_url())
-        else:
-            messages.success(request, _("The request was rejected; the resident is told why."))
-            return redirect(req.get_absolute_url())
-    messages.error(request, _("The request was not rejected: give the reason."))
-    return _detail(request, req, reject_form=form)
+    return _office_action(
+        request,
+        req,
+        RejectForm(request.POST),
+        "reject_form",
+        lambda data: services.request_reject(
+            actor=request.user, request=req, reason=data["reason"]
+        ),
+        done=_("The request was rejected; the resident is told why."),
+        failed=_("The request was not rejected: give the reason."),
+    )
 
 
 @require_POST
 @login_required
 def request_review(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     req = _for_office(request, pk)
-    form = ReviewForm(request.POST)
-    if form.is_valid():
-        try:
-            services.request_review(actor=request.user, request=req, note=form.cleaned_data["note"])
-        except ApplicationError as exc:
-            if exc.detail:
-                show_errors(form, exc)
-            else:
-                _refused(request, req, exc)
-                return redirect(req.get_absolute_url())
-        else:
-            messages.success(request, _("Noted: the low rating has been looked at."))
-            return redirect(req.get_absolute_url())
-    messages.error(request, _("Nothing was noted: say what was done."))
-    return _detail(request, req, review_form=form)
+    return _office_action(
+        request,
+        req,
+        ReviewForm(request.POST),
+        "review_form",
+        lambda data: services.request_review(actor=request.user, request=req, note=data["note"]),
+        done=_("Noted: the low rating has been looked at."),
+        failed=_("Nothing was noted: say what was done."),
+    )
 
 
 # --- filing a request for a resident ---------------------------------------------------------

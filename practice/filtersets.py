@@ -1,16 +1,14 @@
 """One filterset for the unit list: the API list and the tree page's search use it alike."""
 
 import datetime as dt
-from typing import Any
 
 import django_filters
-from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.filters import IdFilter
+from portal.filters import FromToFilterSet, FromToForm, IdFilter, WithinFilter
 
 from .choices import AuditAction, Role, UnitKind
 from .models import AuditEntry, RoleAssignment, Unit
@@ -21,8 +19,8 @@ __all__ = ["AuditFilterSet", "RoleFilterSet", "UnitFilterSet"]
 class UnitFilterSet(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(label=_("kind"), choices=UnitKind.choices)
     parent = IdFilter(label=_("parent unit"), field_name="parent_id")
-    within = IdFilter(
-        label=_("within"), method="filter_within", help_text=_("A unit and all its sub-units.")
+    within = WithinFilter(
+        label=_("within"), prefix="", help_text=_("A unit and all its sub-units.")
     )
     q = django_filters.CharFilter(label=_("name contains"), method="filter_q")
     is_active = django_filters.BooleanFilter(label=_("active"))
@@ -30,12 +28,6 @@ class UnitFilterSet(django_filters.FilterSet):
     class Meta:
         model = Unit
         fields = ["kind", "parent", "within", "q", "is_active"]
-
-    def filter_within(self, queryset: QuerySet[Unit], name: str, value: Any) -> QuerySet[Unit]:
-        top = Unit.objects.filter(pk=value).only("tree_id", "lft", "rght").first()
-        if top is None:
-            return queryset.none()
-        return queryset.filter(tree_id=top.tree_id, lft__gte=top.lft, lft__lte=top.rght)
 
     def filter_q(self, queryset: QuerySet[Unit], name: str, value: str) -> QuerySet[Unit]:
         """Names containing ``value``, case ignored. On PostgreSQL ``icontains`` compares
@@ -68,16 +60,7 @@ def _day_start(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
-class AuditFilterForm(forms.Form):
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        since, until = data.get("from"), data.get("to")
-        if since and until and since > until:
-            self.add_error("to", _("“to” must not be before “from”."))
-        return data
-
-
-class AuditFilterSet(django_filters.FilterSet):
+class AuditFilterSet(FromToFilterSet):
     """Filters of the audit trail: the pages ``/audit/``, ``/units/<id>/audit/``, their Excel
     export and ``GET /api/v1/audit/``. The queryset given is already the caller's scope
     (``selectors.audit_entries``), so an id outside it simply matches nothing — the same
@@ -85,9 +68,7 @@ class AuditFilterSet(django_filters.FilterSet):
 
     action = django_filters.ChoiceFilter(label=_("action"), choices=AuditAction.choices)
     actor = IdFilter(label=_("actor"), field_name="actor_id")
-    unit = IdFilter(
-        label=_("unit"), method="filter_within", help_text=_("A unit and all its sub-units.")
-    )
+    unit = WithinFilter(label=_("unit"), help_text=_("A unit and all its sub-units."))
     date_from = django_filters.DateFilter(
         label=_("from"), method="filter_from", validators=_DATE_BOUNDS
     )
@@ -96,25 +77,7 @@ class AuditFilterSet(django_filters.FilterSet):
     class Meta:
         model = AuditEntry
         fields: list[str] = []
-        form = AuditFilterForm
-
-    @classmethod
-    def get_filters(cls) -> dict[str, Any]:
-        filters = super().get_filters()
-        # The contract's names (as for the statistics); ``from`` is a Python keyword.
-        filters["from"] = filters.pop("date_from")
-        filters["to"] = filters.pop("date_to")
-        return filters
-
-    def filter_within(
-        self, queryset: QuerySet[AuditEntry], name: str, value: int
-    ) -> QuerySet[AuditEntry]:
-        top = Unit.objects.filter(pk=value).only("tree_id", "lft", "rght").first()
-        if top is None:
-            return queryset.none()
-        return queryset.filter(
-            unit__tree_id=top.tree_id, unit__lft__gte=top.lft, unit__lft__lte=top.rght
-        )
+        form = FromToForm
 
     def filter_from(
         self, queryset: QuerySet[AuditEntry], name: str, value: dt.date

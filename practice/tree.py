@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connections, transaction
+from django.db.models import Q
 
 from .models import Unit
 
@@ -35,8 +36,34 @@ __all__ = [
     "lock_forest",
     "lock_trees",
     "locked_units",
+    "path_q",
+    "subtree_q",
     "tree_problems",
 ]
+
+
+def subtree_q(unit: Unit, prefix: str = "unit__") -> Q:
+    """Rows whose unit (reached through ``prefix``; ``""`` for units) is ``unit`` or below
+    it: one range on the ``(tree_id, lft)`` index."""
+    return Q(
+        **{
+            f"{prefix}tree_id": unit.tree_id,
+            f"{prefix}lft__gte": unit.lft,
+            f"{prefix}lft__lte": unit.rght,
+        }
+    )
+
+
+def path_q(unit: Unit, prefix: str = "unit__") -> Q:
+    """Rows whose unit is ``unit`` or one above it (what is offered or in force there)."""
+    return Q(
+        **{
+            f"{prefix}tree_id": unit.tree_id,
+            f"{prefix}lft__lte": unit.lft,
+            f"{prefix}rght__gte": unit.rght,
+        }
+    )
+
 
 # Advisory-lock namespace (the first int of pg_advisory_xact_lock(int, int)).
 _LOCK_NAMESPACE = 0x5052  # "PR"

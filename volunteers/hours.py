@@ -31,7 +31,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import django_filters
-from django import forms
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Case, IntegerField, Q, QuerySet, Sum, Value, When
@@ -49,7 +48,7 @@ from portal.errors import (
     ValidationFailed,
 )
 from portal.errors import field_error as _fail
-from portal.filters import IdFilter
+from portal.filters import FromToFilterSet, FromToForm, IdFilter, WithinFilter
 from practice.choices import AuditAction
 from practice.models import Category, Unit, User
 from practice.permissions import Action, can, require, scope_q
@@ -706,23 +705,14 @@ def pending_first(queryset: QuerySet[ServiceRecord]) -> QuerySet[ServiceRecord]:
     ).order_by("_pending", "-date", "-pk")
 
 
-class _RecordFilterForm(forms.Form):
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        since, until = data.get("from"), data.get("to")
-        if since and until and since > until:
-            self.add_error("to", gettext_lazy("“to” must not be before “from”."))
-        return data
-
-
-class RecordFilterSet(django_filters.FilterSet):
+class RecordFilterSet(FromToFilterSet):
     """``?volunteer=&unit=&within=&from=&to=&status=`` on an already scoped queryset (an
     id outside the scope matches nothing, like an unknown one). ``unit``: the organizing
     unit itself; ``within``: it and every unit below it; dates are whole days, included."""
 
     volunteer = IdFilter(label=gettext_lazy("volunteer"), field_name="volunteer_id")
     unit = IdFilter(label=gettext_lazy("organizing unit"), field_name="unit_id")
-    within = IdFilter(label=gettext_lazy("within"), method="filter_within")
+    within = WithinFilter(label=gettext_lazy("within"))
     status = django_filters.ChoiceFilter(label=gettext_lazy("status"), choices=RecordStatus.choices)
     date_from = django_filters.DateFilter(
         label=gettext_lazy("from"), field_name="date", lookup_expr="gte"
@@ -734,24 +724,7 @@ class RecordFilterSet(django_filters.FilterSet):
     class Meta:
         model = ServiceRecord
         fields: list[str] = []
-        form = _RecordFilterForm
-
-    @classmethod
-    def get_filters(cls) -> dict[str, Any]:
-        filters = super().get_filters()
-        filters["from"] = filters.pop("date_from")
-        filters["to"] = filters.pop("date_to")
-        return filters
-
-    def filter_within(
-        self, queryset: QuerySet[ServiceRecord], name: str, value: int
-    ) -> QuerySet[ServiceRecord]:
-        top = Unit.objects.filter(pk=value).only("tree_id", "lft", "rght").first()
-        if top is None:
-            return queryset.none()
-        return queryset.filter(
-            unit__tree_id=top.tree_id, unit__lft__gte=top.lft, unit__lft__lte=top.rght
-        )
+        form = FromToForm
 
 
 def star_level(hours: Decimal) -> int:

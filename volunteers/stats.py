@@ -23,21 +23,12 @@ from django.db.models import (
 )
 
 from practice.models import Unit
+from practice.tree import subtree_q
 
 from .choices import RecordStatus, VolunteerStatus
 from .models import ServiceRecord, Team, Volunteer
 
 __all__ = ["subtree_totals", "volunteer_figures"]
-
-
-def _within(unit: Unit, prefix: str) -> Q:
-    return Q(
-        **{
-            f"{prefix}tree_id": unit.tree_id,
-            f"{prefix}lft__gte": unit.lft,
-            f"{prefix}lft__lte": unit.rght,
-        }
-    )
 
 
 def volunteer_figures(
@@ -48,7 +39,7 @@ def volunteer_figures(
     period) and ``hours_by_category`` (category code → hours), three queries. ``unit``
     ``None``: the whole installation (the home page, counted once per write: see
     ``portal.cache.versioned_value``)."""
-    where = _within(unit, "unit__") if unit is not None else Q()
+    where = subtree_q(unit) if unit is not None else Q()
     volunteers = Volunteer.objects.filter(where, status=VolunteerStatus.ACTIVE).count()
     teams = Team.objects.filter(where, is_active=True).count()
     records = ServiceRecord.objects.filter(where, status=RecordStatus.CONFIRMED)
