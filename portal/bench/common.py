@@ -359,3 +359,19 @@ def as_json(ctx: Context, ratios: list[Ratio]) -> dict[str, Any]:
         "ratios": values,
         "explain": ctx.explain,
     }
+
+
+def measure_get(ctx: Context, client: Client, key: str, label: str, url: str) -> None:
+    """``GET url`` with ``client``: its queries once, then ``ctx.repeat`` timed runs."""
+    measurement = Measurement(key, label)
+    queries, _sql, response = ctx.captured(lambda: client.get(url))
+    if response.status_code != 200:
+        measurement.error = f"HTTP {response.status_code}"
+        ctx.store(measurement)
+        return
+    measurement.queries = queries
+    measurement.info["bytes"] = len(response.content)
+    for _ in range(ctx.repeat):
+        elapsed, _response = timed(lambda: client.get(url))
+        measurement.samples_ms.append(elapsed)
+    ctx.store(measurement)

@@ -25,7 +25,7 @@ from volunteers.choices import MembershipStatus, VolunteerStatus
 from volunteers.identity import check_character, hash_phone, id_number_hash
 from volunteers.models import Team, TeamMembership, Volunteer
 
-from .common import Context, Measurement, Ratio, Section, timed
+from .common import Context, Measurement, Ratio, Section, measure_get
 
 SMALL = 100
 BIG = 10_000
@@ -80,7 +80,7 @@ class Orders(Section):
             (staff, "api.list", "API /requests/?page_size=50", "/api/v1/requests/?page_size=50"),
             (visitor, "page.order", "GET /units/<station>/order/", f"/units/{station.pk}/order/"),
         ):
-            _get(ctx, client, f"orders.{size}.{key}", f"{label} ({n:,} open requests)", url)
+            measure_get(ctx, client, f"orders.{size}.{key}", f"{label} ({n:,} open requests)", url)
 
     def _claims(
         self,
@@ -157,21 +157,6 @@ class Orders(Section):
             f"{len(lost)} refused with 409; each request claimed once: "
             f"{measurement.info['claimed_once']}"
         )
-
-
-def _get(ctx: Context, client: Client, key: str, label: str, url: str) -> None:
-    measurement = Measurement(key, label)
-    queries, _sql, response = ctx.captured(lambda: client.get(url))
-    if response.status_code != 200:
-        measurement.error = f"HTTP {response.status_code}"
-        ctx.store(measurement)
-        return
-    measurement.queries = queries
-    measurement.info["bytes"] = len(response.content)
-    for _ in range(ctx.repeat):
-        elapsed, _response = timed(lambda: client.get(url))
-        measurement.samples_ms.append(elapsed)
-    ctx.store(measurement)
 
 
 _codes = iter(range(10**9))

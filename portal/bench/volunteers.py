@@ -21,7 +21,7 @@ from volunteers import spreadsheets as sheets
 from volunteers.identity import check_character
 from volunteers.models import Volunteer
 
-from .common import Context, Measurement, Ratio, Section, timed
+from .common import Context, Measurement, Ratio, Section, measure_get, timed
 
 SMALL = 500
 
@@ -112,22 +112,9 @@ class Volunteers(Section):
             ("page.detail", "GET /volunteers/<id>/", f"/volunteers/{middle.pk}/"),
             ("api.stats", "API /units/<county>/stats/", f"/api/v1/units/{county.pk}/stats/"),
         ):
-            _get(ctx, client, f"volunteers.{size}.{key}", f"{label} ({count:,} volunteers)", url)
-
-
-def _get(ctx: Context, client: Client, key: str, label: str, url: str) -> None:
-    measurement = Measurement(key, label)
-    queries, _sql, response = ctx.captured(lambda: client.get(url))
-    if response.status_code != 200:
-        measurement.error = f"HTTP {response.status_code}"
-        ctx.store(measurement)
-        return
-    measurement.queries = queries
-    measurement.info["bytes"] = len(response.content)
-    for _ in range(ctx.repeat):
-        elapsed, _response = timed(lambda: client.get(url))
-        measurement.samples_ms.append(elapsed)
-    ctx.store(measurement)
+            measure_get(
+                ctx, client, f"volunteers.{size}.{key}", f"{label} ({count:,} volunteers)", url
+            )
 
 
 def _rows(total: int, stations: list[Unit]) -> list[list[object]]:
