@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import connection
 from django.db.models import (
@@ -177,7 +177,7 @@ def _chains(parent_ids: set[int]) -> dict[int, Unit]:
     return {u.pk: u for u in Unit.objects.raw(sql, list(parent_ids))}
 
 
-def _walk_up(unit: Unit, chain: dict[int, Unit]) -> list[Unit]:
+def _walk_up(unit: Placed, chain: dict[int, Unit]) -> list[Unit]:
     ancestors: list[Unit] = []
     parent_id = unit.parent_id
     while parent_id is not None:
@@ -193,7 +193,20 @@ def unit_ancestors(unit: Unit) -> list[Unit]:
     return _walk_up(unit, _chains({unit.parent_id} if unit.parent_id else set()))
 
 
-def unit_paths(units: list[Unit]) -> dict[int, list[str]]:
+class Placed(Protocol):
+    """A unit or a plain row of one (``practice.api.serializers.UnitListRow``)."""
+
+    @property
+    def pk(self) -> Any: ...
+
+    @property
+    def parent_id(self) -> int | None: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+def unit_paths(units: Sequence[Placed]) -> dict[int, list[str]]:
     """For each unit, the names from its root down to itself — in one query."""
     chain = _chains({u.parent_id for u in units if u.parent_id})
     return {u.pk: [a.name for a in _walk_up(u, chain)] + [u.name] for u in units}

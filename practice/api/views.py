@@ -36,6 +36,7 @@ from ..filtersets import AuditFilterSet, RoleFilterSet, UnitFilterSet
 from ..models import AuditEntry, Category, RoleAssignment, Unit, User
 from ..permissions import Action, has_any_role, require
 from .serializers import (
+    UNIT_READ_FIELDS,
     AuditEntrySerializer,
     CategorySerializer,
     RoleAssignmentSerializer,
@@ -46,6 +47,7 @@ from .serializers import (
     UnitImportQuerySerializer,
     UnitImportResultSerializer,
     UnitImportSerializer,
+    UnitListRow,
     UnitSerializer,
     UnitStatsSerializer,
     UserSerializer,
@@ -129,9 +131,12 @@ class UnitViewSet(ActorMixin, viewsets.ModelViewSet):
         return Unit.objects.for_user(self.request.user, Action.VIEW)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        queryset = self.filter_queryset(self.get_queryset())
+        # Plain rows, not model instances: the representation reads a few fields of each.
+        queryset = self.filter_queryset(self.get_queryset()).values(
+            *UNIT_READ_FIELDS, "active_below"
+        )
         page = self.paginate_queryset(queryset)
-        units = list(page if page is not None else queryset)
+        units = [UnitListRow(**row) for row in (page if page is not None else queryset)]
         serializer = self.get_serializer(
             units,
             many=True,

@@ -1404,3 +1404,37 @@ def test_role_and_user_lists_queries_are_constant(
         users = client.get(USERS, {"page_size": 200}).json()
     assert users["count"] == 4 + extra
     assert all(len(u["roles"]) == 2 for u in users["results"] if u["username"].startswith("m"))
+
+
+def test_the_written_out_unit_representation_equals_drfs_generic_one(world: World) -> None:
+    """``UnitSerializer.to_representation`` reads the fields directly (speed); it must give
+    exactly what DRF's generic per-field path gives, for every kind of unit."""
+    from decimal import Decimal
+
+    from rest_framework import serializers as drf
+
+    from practice.api.serializers import UnitSerializer
+
+    Unit.objects.filter(pk=world.station.pk).update(
+        latitude=Decimal("24.5"), longitude=Decimal("117.123456"), contact_phone="0596-7850992"
+    )
+    Unit.objects.filter(pk=world.point.pk).update(is_active=False)
+    from practice.api.serializers import UNIT_READ_FIELDS, UnitListRow
+    from practice.selectors import active_below
+
+    units = list(Unit.objects.annotate(active_below=active_below()).order_by("tree_id", "lft"))
+    rows = list(
+        Unit.objects.annotate(active_below=active_below())
+        .order_by("tree_id", "lft")
+        .values(*UNIT_READ_FIELDS, "active_below")
+    )
+    assert len(units) == len(rows) == 10
+    for unit, row in zip(units, rows, strict=True):
+        serializer = UnitSerializer(unit)
+        fast = serializer.to_representation(unit)
+        generic = drf.ModelSerializer.to_representation(serializer, unit)
+        assert fast == generic, unit
+        assert list(fast) == list(generic), unit
+        # The list's plain rows give the same too.
+        listed = UnitSerializer(context={}).to_representation(UnitListRow(**row))
+        assert listed == generic, unit
