@@ -93,14 +93,33 @@ class BoundedPaginator(Paginator):
 
     count_limit = COUNT_LIMIT
 
-    def __init__(self, object_list: Any, per_page: int, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        object_list: Any,
+        per_page: int,
+        *,
+        count_kept: tuple[str, tuple[str, ...]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``count_kept`` — ``(name, namespaces)``: keep the count under the versions of
+        those namespaces (``portal.cache.versioned_value``), counted once per write — for a
+        public list whose count depends only on its filters, not on who asks."""
         kwargs.setdefault("orphans", 0)
         super().__init__(object_list, per_page, **kwargs)
+        self.count_kept = count_kept
 
     @cached_property
     def _counted(self) -> tuple[int, bool]:
         if isinstance(self.object_list, QuerySet):
-            return bounded_count(self.object_list, limit=self.count_limit)
+            queryset = self.object_list
+            if self.count_kept is not None:
+                from portal.cache import versioned_value
+
+                name, namespaces = self.count_kept
+                return versioned_value(
+                    name, namespaces, lambda: bounded_count(queryset, limit=self.count_limit)
+                )
+            return bounded_count(queryset, limit=self.count_limit)
         return len(self.object_list), True
 
     @cached_property

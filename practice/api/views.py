@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from portal.api.authentication import issue_token, token_expires_at
 from portal.api.throttling import AnonRateThrottle, LoginFailureThrottle
+from portal.cache import NETWORK
 from portal.errors import ApplicationError
 from portal.errors import PermissionDenied as ApplicationPermissionDenied
 from portal.http import ActorMixin
@@ -118,6 +119,8 @@ class UnitViewSet(ActorMixin, viewsets.ModelViewSet):
     serializer_class = UnitSerializer
     permission_classes = [ReadPublicWriteAuthenticated]
     filterset_class = UnitFilterSet
+    # The public list's count depends on its filters only: kept per network version.
+    public_count_namespaces = (NETWORK,)
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Unit]:

@@ -1438,3 +1438,35 @@ def test_the_written_out_unit_representation_equals_drfs_generic_one(world: Worl
         # The list's plain rows give the same too.
         listed = UnitSerializer(context={}).to_representation(UnitListRow(**row))
         assert listed == generic, unit
+
+
+def test_the_public_lists_count_is_kept_per_filter_until_the_network_changes(
+    world: World, api: Api, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from practice import services
+
+    def listed(client: Any, **params: Any) -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as ctx:
+            body = client.get("/api/v1/units/", {"page_size": 2, **params}).json()
+        counts = [q for q in ctx.captured_queries if q["sql"].startswith("SELECT COUNT(*)")]
+        return body["count"], len(counts)
+
+    anonymous = api()
+    assert listed(anonymous) == (10, 1)
+    assert listed(anonymous) == (10, 0)  # kept
+    assert listed(anonymous, page=2) == (10, 0)  # the page is not part of it
+    assert listed(anonymous, kind="station") == (4, 1)  # each filter has its own
+    assert listed(anonymous, kind="station") == (4, 0)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.unit_create(
+            actor=world.coordinator, parent=world.town2, name="四村站", kind="station"
+        )
+    assert listed(anonymous) == (11, 1)  # a write: counted again, once
+    assert listed(anonymous, kind="station") == (5, 1)
+    # Staff see their own scope (inactive units too): always counted.
+    staff = api(world.coordinator)
+    assert listed(staff)[1] == 1
+    assert listed(staff)[1] == 1
