@@ -7,6 +7,8 @@ __all__ = ["ActivityStatus"]
 
 
 class ActivityStatus(models.TextChoices):
+    # Announced ahead (the published calendar); not yet a report (docs/api.md adds it).
+    PLANNED = "planned", _("Planned")
     DRAFT = "draft", _("Draft")
     SUBMITTED = "submitted", _("Submitted for review")
     APPROVED = "approved", _("Approved")

@@ -59,3 +59,8 @@ class AuditAction(models.TextChoices):
     CERTIFICATE_ISSUED = "certificate.issued", _("Certificate issued")
     MENU_ITEM_CREATED = "menu.created", _("Menu item created")
     MENU_ITEM_CHANGED = "menu.changed", _("Menu item changed")
+    ACTIVITY_CREATED = "activity.created", _("Activity created")
+    ACTIVITY_CHANGED = "activity.changed", _("Activity changed")
+    ACTIVITY_SUBMITTED = "activity.submitted", _("Activity submitted for review")
+    ACTIVITY_APPROVED = "activity.approved", _("Activity approved")
+    ACTIVITY_RETURNED = "activity.returned", _("Activity returned")
