@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("practice.api.urls")),
     path("", include("volunteers.api.urls")),
     path("", include("orders.api.urls")),
+    path("", include("activities.api.urls")),
     path(
         "auth/password-reset/",
         password.PasswordResetView.as_view(),

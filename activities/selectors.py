@@ -1,0 +1,26 @@
+"""Activities: the readers (each a fixed number of queries)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from practice.permissions import Action, scope_q
+
+from .models import Activity, ActivityParticipant
+
+__all__ = ["activities_in_scope"]
+
+
+def activities_in_scope(user: Any) -> QuerySet[Activity]:
+    """The activities of the units in ``user``'s staff view, newest first, with their
+    unit, platform, team and participants (volunteer and service record): a list costs its
+    page's query and one for the participants."""
+    participants = ActivityParticipant.objects.select_related("volunteer", "record").order_by("pk")
+    return (
+        Activity.objects.filter(scope_q(user, Action.VIEW, prefix="unit__"))
+        .select_related("unit", "category", "team")
+        .prefetch_related(Prefetch("participants", queryset=participants))
+        .order_by("-start", "-pk")
+    )
