@@ -38,14 +38,14 @@ from activities.models import Activity, ActivityParticipant
 from portal import notify
 from portal.cache import ORDERS, VOLUNTEERS, bump_on_commit
 from portal.errors import (
-    ApplicationError,
     InvalidTransition,
     NotFound,
     PermissionDenied,
+    RateLimited,
     ValidationFailed,
     field_error,
 )
-from portal.validators import NAME, normalize_mobile, validate_mobile
+from portal.validators import NAME, mask_phone, normalize_mobile, validate_mobile
 from practice.choices import AuditAction, Role
 from practice.models import Category, RoleAssignment, Unit, User
 from practice.permissions import Action, can, require
@@ -92,10 +92,9 @@ BENEFICIARIES_MAX = 100_000
 PARTICIPANTS_MAX = 200
 
 
-class TooManyOpenRequests(ApplicationError):
+class TooManyOpenRequests(RateLimited):
     """One phone number with too many requests still open (a flood, or a mistake)."""
 
-    status_code = 429
     default_code = "too_many_open_requests"
 
 
@@ -540,7 +539,7 @@ def request_submit(
             contact_name=name,
             contact_phone=phone,
             contact_phone_hash=phone_hash,
-            contact_phone_masked=_mask(phone),
+            contact_phone_masked=mask_phone(phone),
             desired_date=desired,
             address=address,
             latitude=data.get("latitude"),
@@ -582,12 +581,6 @@ def request_submit(
                 % {"title": title, "code": request.tracking_code},
             )
     return request
-
-
-def _mask(phone: str) -> str:
-    from portal.validators import mask_phone
-
-    return mask_phone(phone)
 
 
 def request_for_requester(*, code: Any, phone: Any) -> ServiceRequest:

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from rest_framework.request import Request
 
 from portal.api.throttling import AnonRateThrottle
-from portal.errors import ApplicationError
+from portal.errors import RateLimited
 from portal.validators import normalize_mobile
 from practice.permissions import has_any_role
 from volunteers.identity import hash_phone
@@ -25,9 +25,8 @@ __all__ = [
 ]
 
 
-class Throttled(ApplicationError):
-    status_code = 429
-    default_code = "throttled"
+class Throttled(RateLimited):
+    """This address or phone number asked too often (orders, look-ups)."""
 
 
 class OrderThrottle(AnonRateThrottle):

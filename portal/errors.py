@@ -17,6 +17,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
+    "RateLimited",
     "ValidationFailed",
     "field_error",
 ]
@@ -73,6 +74,12 @@ class PayloadTooLarge(ApplicationError):
     status_code = 413
     default_code = "too_large"
     default_message = _("The upload is too large.")
+
+
+class RateLimited(ApplicationError):
+    status_code = 429
+    default_code = "throttled"
+    default_message = _("Too many requests; please try again later.")
 
 
 class Conflict(ApplicationError):

@@ -23,7 +23,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from portal.errors import ApplicationError
+from portal.errors import RateLimited
 from portal.models import OneTimeCode
 from portal.sms import send_sms
 from volunteers.identity import hash_phone
@@ -46,9 +46,7 @@ MIN_INTERVAL = dt.timedelta(seconds=60)
 MAX_PER_DAY = 5
 
 
-class CodeRateLimited(ApplicationError):
-    status_code = 429
-    default_code = "throttled"
+class CodeRateLimited(RateLimited):
     default_message = gettext_lazy("Too many codes were requested for this number; try later.")
 
 
