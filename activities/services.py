@@ -14,7 +14,7 @@ Each transition re-reads the row under its lock, checks :data:`TRANSITIONS` (409
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -31,7 +31,7 @@ from practice.permissions import Action, can, grants_of, require
 from practice.services import record_audit
 from volunteers.choices import RecordSource, RecordStatus, VolunteerStatus
 from volunteers.hours import clean_hours, record_confirm, record_void, records_create_pending
-from volunteers.models import Volunteer
+from volunteers.models import ServiceRecord, Volunteer
 from volunteers.points import clean_text
 
 from .choices import ActivityStatus
@@ -442,35 +442,14 @@ def activity_approve(*, actor: User, activity: Activity) -> Activity:
     """submitted → approved by a coordinator strictly above the unit: each participant's
     pending record is confirmed (:func:`volunteers.hours.record_confirm` — refused, and
     nothing approved, if the approver recorded one of them)."""
-    _require_review(actor, activity)
-    with transaction.atomic():
-        current = _locked(activity)
-        if current.status not in TRANSITIONS["approve"]:
-            raise _refuse(current, "approve")
-        confirmed = 0
-        for p in current.participants.select_related("record__unit", "record__volunteer"):
-            if p.record is not None and p.record.status == RecordStatus.PENDING:
-                record_confirm(actor=actor, record=p.record)
-                confirmed += 1
-        current.status = ActivityStatus.APPROVED
-        current.reviewed_by = actor
-        current.reviewed_at = timezone.now()
-        current.return_reason = ""
-        current.save(
-            update_fields=["status", "reviewed_by", "reviewed_at", "return_reason", "updated_at"]
-        )
-        record_audit(
-            actor=actor,
-            action=AuditAction.ACTIVITY_APPROVED,
-            unit=current.unit,
-            object_repr=current.title,
-            changes={
-                "activity": current.pk,
-                "status": [ActivityStatus.SUBMITTED, ActivityStatus.APPROVED],
-                "records": confirmed,
-            },
-        )
-    return current
+    return _review(
+        actor=actor,
+        activity=activity,
+        action="approve",
+        to=ActivityStatus.APPROVED,
+        audit=AuditAction.ACTIVITY_APPROVED,
+        on_record=lambda record: record_confirm(actor=actor, record=record),
+    )
 
 
 def activity_return(*, actor: User, activity: Activity, reason: Any) -> Activity:
@@ -478,32 +457,54 @@ def activity_return(*, actor: User, activity: Activity, reason: Any) -> Activity
     participants' pending records are voided (a resubmission records them anew)."""
     _require_review(actor, activity)
     reason_text = clean_text(reason, "reason", REASON_MAX, multiline=True, required=True)
+    return _review(
+        actor=actor,
+        activity=activity,
+        action="return",
+        to=ActivityStatus.RETURNED,
+        audit=AuditAction.ACTIVITY_RETURNED,
+        on_record=lambda record: record_void(actor=actor, record=record, reason=reason_text),
+        reason=reason_text,
+    )
+
+
+def _review(
+    *,
+    actor: User,
+    activity: Activity,
+    action: str,
+    to: str,
+    audit: str,
+    on_record: Callable[[ServiceRecord], object],
+    reason: str = "",
+) -> Activity:
+    """The reviewer's decision: ``on_record`` for each participant's pending record, the
+    new status, who and when (and why, for a return), one audit entry."""
+    _require_review(actor, activity)
     with transaction.atomic():
         current = _locked(activity)
-        if current.status not in TRANSITIONS["return"]:
-            raise _refuse(current, "return")
-        voided = 0
+        if current.status not in TRANSITIONS[action]:
+            raise _refuse(current, action)
+        records = 0
         for p in current.participants.select_related("record__unit", "record__volunteer"):
             if p.record is not None and p.record.status == RecordStatus.PENDING:
-                record_void(actor=actor, record=p.record, reason=reason_text)
-                voided += 1
-        current.status = ActivityStatus.RETURNED
+                on_record(p.record)
+                records += 1
+        current.status = to
         current.reviewed_by = actor
         current.reviewed_at = timezone.now()
-        current.return_reason = reason_text
+        current.return_reason = reason
         current.save(
             update_fields=["status", "reviewed_by", "reviewed_at", "return_reason", "updated_at"]
         )
+        changes: dict[str, Any] = {
+            "activity": current.pk,
+            "status": [ActivityStatus.SUBMITTED, to],
+        }
+        if reason:
+            changes["reason"] = reason
+        changes["records"] = records
         record_audit(
-            actor=actor,
-            action=AuditAction.ACTIVITY_RETURNED,
-            unit=current.unit,
-            object_repr=current.title,
-            changes={
-                "activity": current.pk,
-                "status": [ActivityStatus.SUBMITTED, ActivityStatus.RETURNED],
-                "reason": reason_text,
-                "records": voided,
-            },
+            actor=actor, action=audit, unit=current.unit, object_repr=current.title, changes=changes
         )
     return current
