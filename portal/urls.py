@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("practice.urls")),
     path("", include("volunteers.urls")),
     path("", include("orders.urls")),
+    path("", include("activities.urls")),
     path("open311/v2/", include("orders.open311_urls")),
     path(
         "accounts/login/",
