@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("activities.urls_attendance")),
     path("", include("activities.urls_stats")),
     path("", include("activities.urls_report")),
+    path("", include("activities.urls_photos")),
 ]
