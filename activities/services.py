@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.cache import ACTIVITIES, bump_on_commit
 from portal.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from portal.errors import field_error as _fail
 from practice.choices import AuditAction, Role
@@ -71,7 +72,11 @@ FIELDS = (
     "description",
     "beneficiaries",
     "materials",
+    "latitude",
+    "longitude",
+    "capacity",
 )
+CAPACITY_MAX = 10_000
 
 
 # --- who may review ---------------------------------------------------------------------------
@@ -117,6 +122,30 @@ def _count(value: Any, field: str) -> int:
         raise _fail(field, _("Enter a whole number.")) from exc
     if not 0 <= number <= COUNT_MAX:
         raise _fail(field, _("Enter a number from 0 to %(max)d.") % {"max": COUNT_MAX})
+    return number
+
+
+def clean_coordinate(value: Any, field: str, limit: int) -> Decimal | None:
+    """A latitude (``limit`` 90) or longitude (180) in degrees, 6 decimals; empty → None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise _fail(field, _("Enter a number of degrees."))
+    try:
+        number = Decimal(str(value).strip())
+    except ArithmeticError as exc:
+        raise _fail(field, _("Enter a number of degrees.")) from exc
+    if not number.is_finite() or not -limit <= number <= limit:
+        raise _fail(field, _("Enter a number from -%(max)d to %(max)d.") % {"max": limit})
+    return number.quantize(Decimal("0.000001"))
+
+
+def _capacity(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    number = _count(value, "capacity")
+    if not 1 <= number <= CAPACITY_MAX:
+        raise _fail("capacity", _("Enter a number from 1 to %(max)d.") % {"max": CAPACITY_MAX})
     return number
 
 
@@ -230,6 +259,11 @@ def _apply(actor: User, activity: Activity, data: Mapping[str, Any]) -> None:
     for name in ("beneficiaries", "materials"):
         if name in data:
             setattr(activity, name, _count(data[name], name))
+    for name, limit in (("latitude", 90), ("longitude", 180)):
+        if name in data:
+            setattr(activity, name, clean_coordinate(data[name], name, limit))
+    if "capacity" in data:
+        activity.capacity = _capacity(data["capacity"])
     if not activity.title or not str(activity.title).strip():
         raise _fail("title", _("This field is required."), code="required")
     if getattr(activity, "unit_id", None) is None:
@@ -265,9 +299,18 @@ def _length(activity: Activity) -> Decimal:
 
 
 def _set_participants(activity: Activity, people: list[tuple[Volunteer, Decimal]]) -> None:
+    """Replace the list; a volunteer who stays keeps their checked-in hours (the evidence)."""
+    checked = dict(
+        activity.participants.filter(checked_hours__isnull=False).values_list(
+            "volunteer_id", "checked_hours"
+        )
+    )
     activity.participants.all().delete()
     ActivityParticipant.objects.bulk_create(
-        ActivityParticipant(activity=activity, volunteer=v, hours=h) for v, h in people
+        ActivityParticipant(
+            activity=activity, volunteer=v, hours=h, checked_hours=checked.get(v.pk)
+        )
+        for v, h in people
     )
 
 
@@ -314,6 +357,7 @@ def activity_create(*, actor: User, data: Mapping[str, Any]) -> Activity:
     with transaction.atomic():
         activity.save()
         _set_participants(activity, people)
+        bump_on_commit(ACTIVITIES)
         record_audit(
             actor=actor,
             action=AuditAction.ACTIVITY_CREATED,
@@ -366,6 +410,7 @@ def activity_update(*, actor: User, activity: Activity, data: Mapping[str, Any])
                         % {"hours": hours, "length": length.quantize(Decimal("0.01"))},
                     )
         current.save()
+        bump_on_commit(ACTIVITIES)
         if "participants" in data:
             _set_participants(current, people)
         after = _snapshot(current)
@@ -424,6 +469,7 @@ def activity_submit(*, actor: User, activity: Activity) -> Activity:
         current.status = ActivityStatus.SUBMITTED
         current.submitted_at = timezone.now()
         current.save(update_fields=["status", "submitted_at", "updated_at"])
+        bump_on_commit(ACTIVITIES)
         record_audit(
             actor=actor,
             action=AuditAction.ACTIVITY_SUBMITTED,
@@ -448,7 +494,7 @@ def activity_approve(*, actor: User, activity: Activity) -> Activity:
         action="approve",
         to=ActivityStatus.APPROVED,
         audit=AuditAction.ACTIVITY_APPROVED,
-        on_record=lambda record: record_confirm(actor=actor, record=record),
+        on_record=lambda record: record_confirm(actor=actor, record=record, through_review=True),
     )
 
 
@@ -497,6 +543,7 @@ def _review(
         current.save(
             update_fields=["status", "reviewed_by", "reviewed_at", "return_reason", "updated_at"]
         )
+        bump_on_commit(ACTIVITIES)
         changes: dict[str, Any] = {
             "activity": current.pk,
             "status": [ActivityStatus.SUBMITTED, to],

@@ -32,6 +32,10 @@ Namespaces:
 - ``VOLUNTEERS`` — the volunteers and teams public pages count or list (a unit's teams
   and their members, the volunteer figures of the home and unit pages). Bumped by
   ``volunteers`` services whenever a volunteer or a team is written.
+- ``ACTIVITIES`` — the activities the public pages show (the news feed of approved ones,
+  the calendar of planned ones, an activity's page, the unit and home pages' sections):
+  bumped on commit by every activity write (``activities.services``, ``activities.photos``,
+  the sign-ups of ``activities.attendance``).
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ from django.utils.translation import get_language
 from portal.display import display_mode
 
 __all__ = [
+    "ACTIVITIES",
     "NETWORK",
     "ORDERS",
     "VOLUNTEERS",
@@ -74,6 +79,8 @@ VOLUNTEERS = "volunteers"
 # The service menus and the requests the public pages show (a station's menu, its recent
 # completed services and satisfaction, the transparency page): bumped by orders.services.
 ORDERS = "orders"
+# The activities public pages show (activities.public): bumped by every activity write.
+ACTIVITIES = "activities"
 
 # Statuses a public page may be cached with: the page, and a closed unit's 410 page.
 CACHEABLE_STATUSES = frozenset({200, 410})

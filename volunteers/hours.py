@@ -471,11 +471,25 @@ def _spent(volunteer: Volunteer, needed: int) -> Conflict:
     )
 
 
-def record_confirm(*, actor: User, record: ServiceRecord) -> ServiceRecord:
+REVIEWED_SOURCES = frozenset({RecordSource.ACTIVITY, RecordSource.REQUEST})
+
+
+def record_confirm(
+    *, actor: User, record: ServiceRecord, through_review: bool = False
+) -> ServiceRecord:
     """pending → confirmed, by CONFIRM_HOURS on the organizing unit — never by the person
     who recorded it. The hours go to the volunteer's total and earn points; a confirmed
-    correction voids the record it corrects (its hours and points reversed)."""
+    correction voids the record it corrects (its hours and points reversed).
+
+    The records of an activity or a delivered request (:data:`REVIEWED_SOURCES`) are
+    confirmed by approving the activity (``through_review``, from
+    ``activities.services``): confirming one alone would skip the review above."""
     _require_on_record(actor, Action.CONFIRM_HOURS, record)
+    if record.source in REVIEWED_SOURCES and not through_review:
+        raise InvalidTransition(
+            _("This record is confirmed when its activity is approved by the level above."),
+            code="confirmed_by_review",
+        )
     if record.recorded_by_id is not None and record.recorded_by_id == actor.pk:
         raise PermissionDenied(
             _("Someone other than the person who recorded it must confirm it."),

@@ -131,6 +131,7 @@ def _actions(user: Any, record: ServiceRecord) -> dict[str, bool]:
     confirmed = record.status == RecordStatus.CONFIRMED
     return {
         "confirm": pending
+        and record.source not in hours.REVIEWED_SOURCES
         and can(user, Action.CONFIRM_HOURS, record.unit)
         and record.recorded_by_id != user.pk,
         "void": (pending and can(user, Action.RECORD_HOURS, record.unit))

@@ -409,6 +409,25 @@ def test_county_coordinator_approves_and_hours_are_confirmed(
     assert AuditEntry.objects.filter(action=AuditAction.ACTIVITY_APPROVED).exists()
 
 
+def test_an_activitys_hours_are_not_confirmed_around_the_review(
+    world: World, category: Category, volunteer: Volunteer, api: Any
+) -> None:
+    """The hours page and API refuse to confirm a submitted activity's record alone: that
+    would count hours the level above has not reviewed (the activity stays submitted)."""
+    from volunteers.hours import record_confirm
+
+    activity = in_state(world, category, volunteer, ActivityStatus.SUBMITTED)
+    record = activity.participants.get().record
+    with pytest.raises(InvalidTransition) as refused:
+        record_confirm(actor=world.coordinator, record=record)
+    assert refused.value.code == "confirmed_by_review"
+    answer = api(world.coordinator).post(f"/api/v1/service-records/{record.pk}/confirm/")
+    assert answer.status_code == 409 and answer.json()["code"] == "confirmed_by_review"
+    record.refresh_from_db()
+    volunteer.refresh_from_db()
+    assert (record.status, volunteer.confirmed_hours) == (RecordStatus.PENDING, Decimal(0))
+
+
 @pytest.mark.parametrize(
     ("who", "error"),
     [

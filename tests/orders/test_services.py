@@ -262,15 +262,21 @@ def test_delivery_writes_the_activity_and_pending_records(ow: OrdersWorld) -> No
     assert {p.record_id for p in activity.participants.all()} == {r.pk for r in records}
 
 
-def test_the_office_confirms_delivered_hours_the_volunteer_cannot(ow: OrdersWorld) -> None:
+def test_the_office_confirms_delivered_hours_by_approving_the_activity(ow: OrdersWorld) -> None:
+    from activities.services import activity_approve
     from volunteers.hours import record_confirm
 
     request = advance(ow, new_request(ow), RequestStatus.DELIVERED)
     record = ServiceRecord.objects.get(source="request", source_id=request.pk)
     with pytest.raises((PermissionDenied, NotFound)):
         record_confirm(actor=ow.member.user, record=record)
-    confirmed = record_confirm(actor=ow.w.coordinator, record=record)
-    assert confirmed.status == "confirmed" and confirmed.confirmed_by == ow.w.coordinator
+    # Not alone: the hours of a delivery are confirmed by approving its activity.
+    with pytest.raises(InvalidTransition) as refused:
+        record_confirm(actor=ow.w.coordinator, record=record)
+    assert refused.value.code == "confirmed_by_review"
+    activity_approve(actor=ow.w.coordinator, activity=request.activity)
+    record.refresh_from_db()
+    assert record.status == "confirmed" and record.confirmed_by == ow.w.coordinator
 
 
 def test_the_resident_proves_the_request_with_code_and_phone(ow: OrdersWorld) -> None:
