@@ -8,19 +8,23 @@ from django.db.models import Prefetch, QuerySet
 
 from practice.permissions import Action, scope_q
 
-from .models import Activity, ActivityParticipant
+from .attendance import annotate_signups
+from .models import Activity, ActivityParticipant, ActivityPhoto
 
 __all__ = ["activities_in_scope"]
 
 
 def activities_in_scope(user: Any) -> QuerySet[Activity]:
     """The activities of the units in ``user``'s staff view, newest first, with their
-    unit, platform, team and participants (volunteer and service record): a list costs its
-    page's query and one for the participants."""
+    unit, platform, team, participants (volunteer and service record) and photos: a list
+    costs its page's query, one for the participants and one for the photos."""
     participants = ActivityParticipant.objects.select_related("volunteer", "record").order_by("pk")
     return (
-        Activity.objects.filter(scope_q(user, Action.VIEW, prefix="unit__"))
+        annotate_signups(Activity.objects.filter(scope_q(user, Action.VIEW, prefix="unit__")))
         .select_related("unit", "category", "team")
-        .prefetch_related(Prefetch("participants", queryset=participants))
+        .prefetch_related(
+            Prefetch("participants", queryset=participants),
+            Prefetch("photos", queryset=ActivityPhoto.objects.order_by("pk")),
+        )
         .order_by("-start", "-pk")
     )

@@ -35,6 +35,7 @@ from volunteers.hours import clean_hours, record_confirm, record_void, records_c
 from volunteers.models import ServiceRecord, Volunteer
 from volunteers.points import clean_text
 
+from . import summary
 from .choices import ActivityStatus
 from .models import Activity, ActivityParticipant
 
@@ -531,11 +532,21 @@ def _review(
         current = _locked(activity)
         if current.status not in TRANSITIONS[action]:
             raise _refuse(current, action)
-        records = 0
-        for p in current.participants.select_related("record__unit", "record__volunteer"):
-            if p.record is not None and p.record.status == RecordStatus.PENDING:
-                on_record(p.record)
-                records += 1
+        pending = [
+            p.record
+            for p in current.participants.select_related("record__unit", "record__volunteer")
+            if p.record is not None and p.record.status == RecordStatus.PENDING
+        ]
+        if pending:
+            # Every volunteer's lock, in id order, before any record's or summary row's:
+            # two reviews sharing volunteers (or a summary cell) cannot deadlock.
+            locked = Volunteer.objects.select_for_update().filter(
+                pk__in={r.volunteer_id for r in pending}
+            )
+            list(locked.order_by("pk").values_list("pk", flat=True))
+        for record in pending:
+            on_record(record)
+        records = len(pending)
         current.status = to
         current.reviewed_by = actor
         current.reviewed_at = timezone.now()
@@ -543,6 +554,8 @@ def _review(
         current.save(
             update_fields=["status", "reviewed_by", "reviewed_at", "return_reason", "updated_at"]
         )
+        if to == ActivityStatus.APPROVED:
+            summary.on_activity_approved(current)  # counted in the same transaction
         bump_on_commit(ACTIVITIES)
         changes: dict[str, Any] = {
             "activity": current.pk,

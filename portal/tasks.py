@@ -7,7 +7,14 @@ from celery import shared_task
 
 from portal import imports
 
-__all__ = ["purge_import_jobs", "run_import_job", "send_outbox_message", "send_queued_messages"]
+__all__ = [
+    "purge_export_jobs",
+    "purge_import_jobs",
+    "run_export_job",
+    "run_import_job",
+    "send_outbox_message",
+    "send_queued_messages",
+]
 
 
 @shared_task(ignore_result=True)
@@ -15,6 +22,23 @@ def run_import_job(job_pk: int) -> None:
     """Apply a confirmed import job (see :mod:`portal.imports`); the job records the
     outcome, so the task itself never fails."""
     imports.run(job_pk)
+
+
+@shared_task(ignore_result=True)
+def run_export_job(job_pk: int) -> None:
+    """Write a big export in the background (see :mod:`portal.exports`); the job records
+    the outcome, so the task itself never fails."""
+    from portal import exports
+
+    exports.run_export(job_pk)
+
+
+@shared_task
+def purge_export_jobs() -> int:
+    """Delete export jobs and their files older than ``exports.KEEP_JOBS`` (nightly)."""
+    from portal import exports
+
+    return exports.purge()
 
 
 @shared_task

@@ -535,20 +535,31 @@ def categories() -> QuerySet[Category]:
 def unit_stats(unit: Unit, *, date_from: dt.date | None, date_to: dt.date | None) -> dict[str, Any]:
     """The rollup of ``GET /units/{id}/stats/`` over the unit's subtree.
 
-    Unit counts are live; volunteers, teams and confirmed volunteer hours are counted from
-    their records (``volunteers.stats``), requests from the service requests submitted in
-    the period (``orders.selectors.request_figures``, one aggregate). Activities have no
-    records yet (their issue adds them); their figures are counted from nothing, hence zero.
+    Unit counts are live; volunteers and teams are counted from their rows
+    (``volunteers.stats``), requests from the service requests submitted in the period
+    (``orders.selectors.request_figures``, one aggregate). Activities, people served,
+    materials and volunteer hours — in total, by platform, by month and by child unit — are
+    read from the activity summary table (``activities.stats.activity_figures``: approved
+    activities and confirmed service records); ``participants`` (distinct volunteers of
+    approved activities) from the records. Beyond API.md: ``by_month`` and
+    ``participants``, and ``materials``/``volunteer_hours`` for each child.
     """
-    from orders.selectors import request_figures  # the apps above the network's
+    from activities.stats import activity_figures, participants  # the apps above
+    from orders.selectors import request_figures
     from volunteers.stats import volunteer_figures
 
     counts = network_counts(within=unit)
-    figures = volunteer_figures(unit, date_from=date_from, date_to=date_to)
-    hours_by_category = figures["hours_by_category"]
-    children = list(
-        Unit.objects.filter(parent=unit, is_active=True).order_by("lft").values("pk", "name")
-    )
+    figures = volunteer_figures(unit, with_hours=False)
+    activity = activity_figures(unit, date_from=date_from, date_to=date_to)
+
+    def summed(row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "activities": row["activities"],
+            "beneficiaries": row["beneficiaries"],
+            "materials": row["materials"],
+            "volunteer_hours": _hours(row["volunteer_hours"]),
+        }
+
     return {
         "unit": unit.pk,
         "from": date_from,
@@ -556,24 +567,16 @@ def unit_stats(unit: Unit, *, date_from: dt.date | None, date_to: dt.date | None
         "units": {k: counts[k] for k in (UnitKind.INSTITUTE, UnitKind.STATION, UnitKind.POINT)},
         "volunteers": figures["volunteers"],
         "teams": figures["teams"],
-        "activities": 0,
-        "beneficiaries": 0,
-        "materials": 0,
-        "volunteer_hours": _hours(figures["volunteer_hours"]),
+        **summed(activity),
+        "participants": participants(unit, date_from=date_from, date_to=date_to),
         "requests": request_figures(unit, date_from=date_from, date_to=date_to),
         "by_category": [
-            {
-                "category": code,
-                "activities": 0,
-                "beneficiaries": 0,
-                "materials": 0,
-                "volunteer_hours": _hours(hours_by_category.get(code, 0)),
-            }
-            for code in categories().values_list("code", flat=True)
+            {"category": row["category"], **summed(row)} for row in activity["by_category"]
         ],
+        "by_month": [{"month": row["month"], **summed(row)} for row in activity["by_month"]],
         "by_child": [
-            {"unit": c["pk"], "name": c["name"], "activities": 0, "beneficiaries": 0}
-            for c in children
+            {"unit": row["unit"], "name": row["name"], **summed(row)}
+            for row in activity["by_child"]
         ],
     }
 

@@ -19,8 +19,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_GET, require_POST
 
+from activities.public import home_sections, unit_sections
 from portal import imports
-from portal.cache import NETWORK, ORDERS, VOLUNTEERS, cache_public_page, versioned_value
+from portal.cache import (
+    ACTIVITIES,
+    NETWORK,
+    ORDERS,
+    VOLUNTEERS,
+    cache_public_page,
+    versioned_value,
+)
 from portal.errors import Conflict, PermissionDenied, ValidationFailed
 from portal.http import AuthenticatedRequest, attachment
 from portal.models import ImportJob
@@ -103,7 +111,7 @@ def _volunteer_totals() -> dict[str, Any]:
     return {key: figures[key] for key in ("volunteers", "teams", "volunteer_hours")}
 
 
-@cache_public_page(NETWORK, VOLUNTEERS)
+@cache_public_page(NETWORK, VOLUNTEERS, ACTIVITIES)
 def home(request: HttpRequest) -> HttpResponse:
     # The first HOME_ROOTS trees are listed, whatever the size of the database. The figures
     # are the whole network's: counted once after each write (one index-only count), then
@@ -138,6 +146,8 @@ def home(request: HttpRequest) -> HttpResponse:
                 if focus is not None and focus.kind == UnitKind.CENTRE
                 else []
             ),
+            # The next planned and the latest approved activities (once per write).
+            **home_sections(),
         },
     )
 
@@ -195,7 +205,7 @@ def unit_tree(request: HttpRequest) -> HttpResponse:
     return render(request, "practice/unit_tree.html", context)
 
 
-@cache_public_page(NETWORK, VOLUNTEERS, ORDERS)
+@cache_public_page(NETWORK, VOLUNTEERS, ORDERS, ACTIVITIES)
 def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     unit = get_object_or_404(Unit, pk=pk)
     user = request.user
@@ -222,6 +232,7 @@ def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "unit": unit,
             **shown,
+            **unit_sections(unit),
             "staff": staff,
             "may": {
                 "change": can(user, Action.CHANGE, unit),

@@ -4,11 +4,13 @@ a tiny size — the load section included, when ``ab`` and gunicorn are there.""
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, override_settings
 from django.urls import Resolver404, resolve
+from django.utils import timezone
 
 from portal.bench.load import (
     AbResult,
@@ -233,3 +236,120 @@ def test_load_section_says_when_ab_is_missing(monkeypatch: pytest.MonkeyPatch) -
     said: list[str] = []
     assert "apache2-utils" in run_load(LoadOptions(), said.append)["skipped"]
     assert said and said[0].startswith("LOAD SECTION SKIPPED: ApacheBench (`ab`) is not installed")
+
+
+def test_activities_seed_is_consistent_with_the_summary_and_the_floor(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bench's bulk SQL leaves what the services would: approved activities, each with
+    a participant and a confirmed record; the rebuilt summary agrees with the records, and
+    the hand-written floor with the ORM's sums. In chunks (4 transactions here)."""
+    from django.db.models import Count, Sum
+
+    from activities import summary
+    from activities.models import Activity, ActivityParticipant
+    from portal.bench.activities import floor_raw, floor_summary, seed_activities
+    from portal.bench.common import import_county
+    from practice.models import User
+    from volunteers.models import ServiceRecord
+
+    actor = User.objects.create_superuser(username="bench-test", email="", password=None)
+    county = import_county(actor, None)
+    monkeypatch.setattr("portal.bench.activities.CHUNK", 150)
+    seeded = seed_activities(county, 500, actor=actor)
+    assert seeded["units"] == 203  # every unit but the root
+    activities = Activity.objects.filter(unit__tree_id=county.tree_id)
+    assert activities.count() == 500
+    assert set(activities.values_list("status", flat=True)) == {"approved"}
+    assert activities.values("unit").distinct().count() == 203
+    assert activities.values("category").distinct().count() == seeded["platforms"]
+    years = {a.start.astimezone(timezone.get_current_timezone()).year for a in activities}
+    assert years == {seeded["first_year"] + k for k in range(3)}
+    records = ServiceRecord.objects.filter(source="activity", status="confirmed")
+    assert records.count() == ActivityParticipant.objects.count() == 500
+
+    assert summary.rebuild() > 0
+    assert summary.differences() == []
+    year = seeded["first_year"] + 2
+    day_from, day_to = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    town = county.get_children().first()
+    assert town is not None
+    for unit in (county, town):
+        raw = floor_raw(unit, day_from, day_to)
+        expected = (
+            Activity.objects.filter(
+                unit__tree_id=unit.tree_id,
+                unit__lft__gte=unit.lft,
+                unit__lft__lte=unit.rght,
+                start__date__gte=day_from,
+                start__date__lte=day_to,
+            )
+            .values("category")
+            .annotate(n=Count("pk"), b=Sum("beneficiaries"), m=Sum("materials"))
+            .order_by("category")
+        )
+        assert [tuple(int(x) for x in r[:4]) for r in raw] == [
+            (e["category"], e["n"], e["b"], e["m"]) for e in expected
+        ]
+        assert sum(r[1] for r in raw) > 0
+        from_summary = floor_summary(unit, day_from, day_to)
+        assert [tuple(int(x) for x in r[:4]) for r in from_summary] == [
+            tuple(int(x) for x in r[:4]) for r in raw
+        ]
+        assert sum(Decimal(r[4]) for r in from_summary) == 2 * sum(r[1] for r in raw)
+
+
+def test_activities_section_at_a_tiny_size(tmp_path: Path) -> None:
+    """``manage.py bench --sections activities`` on SQLite: a few hundred activities in a
+    province of two counties; the dashboard and the stats API measured, both figures
+    agreeing with the SQL floor, and the ratios printed."""
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'unused.sqlite3'}"
+    report = tmp_path / "bench.json"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "bench",
+            "--sections",
+            "activities",
+            "--counties",
+            "2",
+            "--activities",
+            "400",
+            "--repeat",
+            "2",
+            "--json",
+            str(report),
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    figures = json.loads(report.read_text())
+    measured = figures["measurements"]
+    assert measured["activities.seed"]["activities"] == 400
+    assert measured["activities.seed"]["units"] == 2 * 204  # the region root has none
+    assert measured["activities.rebuild"]["summary_rows"] > 0
+    totals = {}
+    for scope in ("county", "province"):
+        for key in ("page", "api", "floor_raw", "floor_summary"):
+            m = measured[f"activities.{scope}.{key}"]
+            assert m["error"] is None, (scope, key, m)
+            assert len(m["samples_ms"]) == 2 and m["queries"] > 0, (scope, key, m)
+        assert measured[f"activities.{scope}.floor_summary"]["agrees_with_raw"] is True
+        assert measured[f"activities.{scope}.api"]["agrees_with_floor"] is True
+        totals[scope] = measured[f"activities.{scope}.floor_raw"]["totals"]
+    assert 0 < totals["county"][0] < totals["province"][0] < 400
+    for label, value in figures["ratios"].items():
+        assert value is not None and value > 0, label
+    assert "dashboard ÷ raw SQL floor, province" in completed.stdout
+
+
+def test_activities_must_be_positive() -> None:
+    with pytest.raises(CommandError, match="--activities"):
+        call_command("bench", "--sections", "activities", "--activities", "0")

@@ -47,7 +47,7 @@ CORPS_NAME = "南靖县志愿服务总队"
 PLATFORM_TEAMS = {
     "theory": "南靖县理论宣讲志愿服务队",
     "publicity": "南靖县社会宣传志愿服务队",
-    "education": "南靖县教育服务志愿服务队",
+    "education": "南靖县教育志愿服务队",  # as the county report names it
     "culture": "南靖县文化服务志愿服务队",
     "science": "南靖县科技与科普志愿服务队",
     "sports": "南靖县体育健身志愿服务队",

@@ -515,6 +515,9 @@ def record_confirm(
         current.confirmed_by = actor
         current.confirmed_at = now
         current.save(update_fields=["status", "confirmed_by", "confirmed_at"])
+        from activities import summary  # the statistics' table (the app above this one)
+
+        summary.on_record_confirmed(current)
         volunteer.confirmed_hours += current.hours
         volunteer.save(update_fields=["confirmed_hours"])
         earned = points_for_hours(current.hours, rate_for(current.unit))
@@ -541,6 +544,7 @@ def record_confirm(
             original.voided_at = now
             original.void_reason = current.reason
             original.save(update_fields=["status", "voided_by", "voided_at", "void_reason"])
+            summary.on_record_voided(original)
             record_audit(
                 actor=actor,
                 action=AuditAction.RECORD_VOIDED,
@@ -614,6 +618,9 @@ def record_void(*, actor: User, record: ServiceRecord, reason: Any) -> ServiceRe
         current.voided_at = timezone.now()
         current.void_reason = reason_text
         current.save(update_fields=["status", "voided_by", "voided_at", "void_reason"])
+        from activities import summary  # the statistics' table (the app above this one)
+
+        summary.on_record_voided(current, was=was)
         bump_on_commit(VOLUNTEERS)  # public pages sum confirmed hours
         record_audit(
             actor=actor,

@@ -32,16 +32,23 @@ __all__ = ["subtree_totals", "volunteer_figures"]
 
 
 def volunteer_figures(
-    unit: Unit | None, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+    unit: Unit | None,
+    *,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    with_hours: bool = True,
 ) -> dict[str, Any]:
     """``volunteers`` (active, home unit in the subtree), ``teams`` (active, owned in the
     subtree), ``volunteer_hours`` (confirmed records organized in the subtree, in the
     period) and ``hours_by_category`` (category code → hours), three queries. ``unit``
     ``None``: the whole installation (the home page, counted once per write: see
-    ``portal.cache.versioned_value``)."""
+    ``portal.cache.versioned_value``). ``with_hours=False``: the two counts only (two queries;
+    the stats API reads hours from the activity summary table instead of the records)."""
     where = subtree_q(unit) if unit is not None else Q()
     volunteers = Volunteer.objects.filter(where, status=VolunteerStatus.ACTIVE).count()
     teams = Team.objects.filter(where, is_active=True).count()
+    if not with_hours:
+        return {"volunteers": volunteers, "teams": teams}
     records = ServiceRecord.objects.filter(where, status=RecordStatus.CONFIRMED)
     if date_from is not None:
         records = records.filter(date__gte=date_from)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from portal.api.fields import BoundedPrimaryKeyRelatedField, IdField, PlainTextField
@@ -18,7 +19,9 @@ from practice.permissions import Action
 from volunteers.models import Team
 
 from ..choices import ActivityStatus
+from ..duplicates import possible_duplicates
 from ..models import Activity
+from .photos import ActivityPhotoSerializer, photo_data
 
 __all__ = ["ActivityReturnSerializer", "ActivitySerializer", "ParticipantSerializer"]
 
@@ -39,6 +42,12 @@ class ParticipantSerializer(serializers.Serializer[Any]):
         help_text="`pending`, `confirmed`, `void`, or null before submission.",
     )
 
+    checked_hours = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text=_("The hours the volunteer's own check-in and check-out gave (the evidence)."),
+    )
+
     def to_representation(self, instance: Any) -> Any:
         record = instance.record
         return {
@@ -46,7 +55,16 @@ class ParticipantSerializer(serializers.Serializer[Any]):
             "volunteer_name": instance.volunteer.name,
             "hours": str(instance.hours),
             "record_status": record.status if record is not None else None,
+            "checked_hours": (
+                str(instance.checked_hours) if instance.checked_hours is not None else None
+            ),
         }
+
+
+class DuplicateSerializer(serializers.Serializer[Any]):
+    activity = serializers.IntegerField(help_text="The other activity's id.")
+    title = serializers.CharField()
+    reason = serializers.ChoiceField(choices=["overlap", "photo"])
 
 
 class ActivitySerializer(ModelSerializer):
@@ -66,6 +84,33 @@ class ActivitySerializer(ModelSerializer):
         source="team.name", read_only=True, default=None, allow_null=True
     )
     participants = ParticipantSerializer(many=True, required=False)
+    latitude = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text=_("Where it happens, degrees (−90…90; 6 decimals kept); null: the unit's."),
+    )
+    longitude = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text=_("Degrees (−180…180)."),
+    )
+    signed_up = serializers.IntegerField(
+        read_only=True, help_text=_("Volunteers signed up (planned activities).")
+    )
+    photos = serializers.SerializerMethodField(
+        help_text='`[{"id", "url", "thumbnail_url", "width", "height", "caption"}]`; added '
+        "by POST /activities/{id}/photos/."
+    )
+    # On one activity only (not in lists): the reviewer's flags (activities.duplicates).
+    possible_duplicates = serializers.SerializerMethodField(
+        help_text='`[{"activity", "title", "reason"}]`, reason `overlap` (same unit, platform '
+        "and overlapping time) or `photo` (a photo with the same perceptual hash). Only on "
+        "the detail, not in lists."
+    )
     status = serializers.ChoiceField(
         choices=[ActivityStatus.PLANNED, ActivityStatus.DRAFT],
         required=False,
@@ -89,11 +134,17 @@ class ActivitySerializer(ModelSerializer):
             "description",
             "beneficiaries",
             "materials",
+            "latitude",
+            "longitude",
+            "capacity",
+            "signed_up",
             "participants",
             "status",
             "request",
             "reviewed_at",
             "return_reason",
+            "photos",
+            "possible_duplicates",
         ]
         read_only_fields = ["id", "request", "reviewed_at", "return_reason"]
         validators: list[Any] = []
@@ -107,9 +158,28 @@ class ActivitySerializer(ModelSerializer):
                 actor, Action.VIEW
             )
 
+    def _in_list(self) -> bool:
+        return isinstance(self.parent, serializers.ListSerializer)
+
+    @extend_schema_field(ActivityPhotoSerializer(many=True))
+    def get_photos(self, instance: Activity) -> list[dict[str, Any]]:
+        request = self.context.get("request")
+        return [photo_data(photo, request) for photo in instance.photos.all()]
+
+    @extend_schema_field(DuplicateSerializer(many=True))
+    def get_possible_duplicates(self, instance: Activity) -> list[dict[str, Any]] | None:
+        if self._in_list():
+            return None  # two queries per activity: the detail only
+        return [
+            {"activity": d["activity"].pk, "title": d["activity"].title, "reason": d["reason"]}
+            for d in possible_duplicates(instance)
+        ]
+
     def to_representation(self, instance: Any) -> Any:
         data = super().to_representation(instance)
         data["status"] = instance.status
+        if self._in_list():
+            data.pop("possible_duplicates", None)
         return data
 
 

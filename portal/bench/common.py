@@ -106,10 +106,12 @@ class Context:
         counties: int,
         write: Callable[[str], None],
         volunteers: int = 50_391,
+        activities: int = 1_000_000,
     ) -> None:
         self.repeat = repeat
         self.counties = counties
         self.volunteers = volunteers
+        self.activities = activities
         self.write = write
         self.results: dict[str, Measurement] = {}
         self.sizes: dict[str, int] = {}

@@ -13,6 +13,7 @@ from django.core.management.base import CommandError
 from django.test.utils import override_settings
 
 from . import common
+from .activities import Activities
 from .load import LoadOptions, run_load
 from .orders import Orders
 from .reads import Reads
@@ -22,7 +23,8 @@ from .volunteers import Volunteers
 
 # The in-process sections, in the order they run for each tree (and finish).
 SECTIONS: dict[str, type[common.Section]] = {
-    section.name: section for section in (TreeWrites, Reads, Uploads, Volunteers, Orders)
+    section.name: section
+    for section in (TreeWrites, Reads, Uploads, Volunteers, Orders, Activities)
 }
 LOAD = "load"
 ALL_SECTIONS = [*SECTIONS, LOAD]
@@ -37,6 +39,7 @@ def run(
     json_path: str | None,
     write: Callable[[str], None],
     volunteers: int = 50_391,
+    activities: int = 1_000_000,
 ) -> dict[str, Any]:
     with common.own_cache_keys():
         return _run(
@@ -44,6 +47,7 @@ def run(
             repeat=repeat,
             counties=counties,
             volunteers=volunteers,
+            activities=activities,
             load=load,
             json_path=json_path,
             write=write,
@@ -57,6 +61,7 @@ def _run(
     counties: int,
     volunteers: int,
     load: LoadOptions,
+    activities: int = 1_000_000,
     json_path: str | None,
     write: Callable[[str], None],
 ) -> dict[str, Any]:
@@ -66,7 +71,12 @@ def _run(
     if chosen:
         report.update(
             run_in_process(
-                chosen, repeat=repeat, counties=counties, volunteers=volunteers, write=write
+                chosen,
+                repeat=repeat,
+                counties=counties,
+                volunteers=volunteers,
+                activities=activities,
+                write=write,
             )
         )
     if LOAD in sections:
@@ -105,6 +115,7 @@ def run_in_process(
     counties: int,
     write: Callable[[str], None],
     volunteers: int = 50_391,
+    activities: int = 1_000_000,
 ) -> dict[str, Any]:
     """The county, then the province, through every chosen section; in one throwaway
     database, with the settings ``manage.py`` runs with but ``DEBUG`` off."""
@@ -117,7 +128,13 @@ def run_in_process(
         common.throwaway_database(write) as database,
     ):
         meta = common.meta(database_name=database, repeat=repeat, counties=counties)
-        ctx = common.Context(repeat=repeat, counties=counties, volunteers=volunteers, write=write)
+        ctx = common.Context(
+            repeat=repeat,
+            counties=counties,
+            volunteers=volunteers,
+            activities=activities,
+            write=write,
+        )
         gc.collect()
         for scope in common.scopes(ctx):
             for section in sections:

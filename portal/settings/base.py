@@ -113,6 +113,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+# A read replica of ``default`` (optional): the statistics read from it inside
+# portal.db_router.reads_from_replica(); every write goes to ``default`` (docs/scaling.md).
+# In tests it mirrors ``default`` (no database of its own is created).
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+DATABASE_ROUTERS: list[str] = []
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **env.db("DATABASE_REPLICA_URL"),
+        "ATOMIC_REQUESTS": False,
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["portal.db_router.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -190,11 +204,12 @@ STORAGES = {
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
-# Uploads. Form fields and JSON bodies stay under Django's 2.5 MB. The one upload today, a
-# unit spreadsheet, may be up to 5 MB (practice.spreadsheets.MAX_FILE_BYTES, checked by the
-# views: a form error on the page, 413 on the API); up to that size it is read from memory,
-# anything larger spools to a temporary file until the view refuses it. The proxy in front
-# should cap bodies a little above (nginx: client_max_body_size 6m).
+# Uploads. Form fields and JSON bodies stay under Django's 2.5 MB. A spreadsheet may be up
+# to 5 MB (practice.spreadsheets.MAX_FILE_BYTES, checked by the views: a form error on the
+# page, 413 on the API); up to that size it is read from memory, anything larger spools to a
+# temporary file until the view refuses it. The proxy in front should cap bodies a little
+# above (nginx: client_max_body_size 6m), and at 80m under /activities/ where a form carries
+# up to ACTIVITY_PHOTOS_MAX photos (README, "Deploying").
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 10
@@ -287,6 +302,15 @@ CELERY_BEAT_SCHEDULE = {
     "purge-import-jobs": {
         "task": "portal.tasks.purge_import_jobs",
         "schedule": crontab(hour=3, minute=47),
+    },
+    "purge-export-jobs": {
+        "task": "portal.tasks.purge_export_jobs",
+        "schedule": crontab(hour=3, minute=52),
+    },
+    # The statistics' summary table against the records (superusers told when they differ).
+    "check-activity-summary": {
+        "task": "activities.tasks.check_activity_summary",
+        "schedule": crontab(hour=2, minute=37),
     },
     # Requests not claimed or not delivered in time: marked once, the level above told.
     "mark-overdue-requests": {
@@ -400,3 +424,25 @@ OUTBOX_RESEND_AFTER_MINUTES = env.int(
 )
 # One-time codes (portal.otp): valid this long.
 OTP_CODE_MINUTES = env.int("OTP_CODE_MINUTES", default=10)
+
+# --- activities: sign-up and QR check-in (activities.attendance, docs/activities.md)
+# Check-in opens this long before the start (and closes at the end); check-out is open
+# from the start until this long after the end.
+ACTIVITY_CHECKIN_EARLY_MINUTES = env.int("ACTIVITY_CHECKIN_EARLY_MINUTES", default=60)
+ACTIVITY_CHECKOUT_LATE_MINUTES = env.int("ACTIVITY_CHECKOUT_LATE_MINUTES", default=120)
+# When both the place and the phone give a position, check-in and check-out must be within
+# this distance of the place (the activity's coordinates, else its unit's).
+ACTIVITY_CHECKIN_RADIUS_METRES = env.int("ACTIVITY_CHECKIN_RADIUS_METRES", default=500)
+
+# --- activities: photos (activities.photos, docs/activities.md)
+# Photos per activity, bytes per upload (checked before decoding), and pixels per picture
+# (a "decompression bomb" is refused from its header, before it is decoded). Uploads over
+# FILE_UPLOAD_MAX_MEMORY_SIZE spool to a temporary file; the proxy's body cap
+# (nginx client_max_body_size) must be a little above ACTIVITY_PHOTO_MAX_BYTES.
+ACTIVITY_PHOTOS_MAX = env.int("ACTIVITY_PHOTOS_MAX", default=9)
+ACTIVITY_PHOTO_MAX_BYTES = env.int("ACTIVITY_PHOTO_MAX_BYTES", default=8 * 1024 * 1024)
+ACTIVITY_PHOTO_MAX_PIXELS = env.int("ACTIVITY_PHOTO_MAX_PIXELS", default=50_000_000)
+
+# --- exports (portal.exports, docs/activities.md): up to this many rows an export is
+# answered at once; above, it is written by a Celery task with a progress page.
+EXPORT_INLINE_ROWS = env.int("EXPORT_INLINE_ROWS", default=2000)

@@ -25,6 +25,8 @@ if not PERSONAL_DATA_HASH_KEY or PERSONAL_DATA_HASH_KEY == FIELD_ENCRYPTION_KEY:
 # Each gunicorn thread keeps its own (see README, "Deploying", for the connection budget);
 # CONN_HEALTH_CHECKS (base) replaces one that died while idle.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+if "replica" in DATABASES:  # DATABASE_REPLICA_URL (base): kept the same way
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

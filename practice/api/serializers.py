@@ -395,11 +395,21 @@ class CategoryStatsSerializer(serializers.Serializer):
     volunteer_hours = serializers.CharField()
 
 
+class MonthStatsSerializer(serializers.Serializer):
+    month = serializers.CharField(help_text="YYYY-MM")
+    activities = serializers.IntegerField()
+    beneficiaries = serializers.IntegerField()
+    materials = serializers.IntegerField()
+    volunteer_hours = serializers.CharField()
+
+
 class ChildStatsSerializer(serializers.Serializer):
     unit = serializers.IntegerField()
     name = serializers.CharField()
     activities = serializers.IntegerField()
     beneficiaries = serializers.IntegerField()
+    materials = serializers.IntegerField()
+    volunteer_hours = serializers.CharField()
 
 
 class UnitStatsSerializer(serializers.Serializer):
@@ -413,8 +423,14 @@ class UnitStatsSerializer(serializers.Serializer):
     beneficiaries = serializers.IntegerField()
     materials = serializers.IntegerField()
     volunteer_hours = serializers.CharField()
+    participants = serializers.IntegerField(
+        help_text="Distinct volunteers with confirmed hours of approved activities."
+    )
     requests = RequestCountsSerializer()
     by_category = CategoryStatsSerializer(many=True)
+    by_month = MonthStatsSerializer(
+        many=True, help_text="Every month of the period (the last 12 without dates)."
+    )
     by_child = ChildStatsSerializer(many=True)
 
     def get_fields(self) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 from portal.api.authentication import issue_token, token_expires_at
 from portal.api.throttling import AnonRateThrottle, LoginFailureThrottle
 from portal.cache import NETWORK
+from portal.db_router import reads_from_replica
 from portal.errors import ApplicationError
 from portal.errors import PermissionDenied as ApplicationPermissionDenied
 from portal.http import ActorMixin
@@ -187,6 +188,7 @@ class UnitViewSet(ActorMixin, viewsets.ModelViewSet):
         responses={200: UnitStatsSerializer},
     )
     @action(detail=True, methods=["get"], permission_classes=[permissions.IsAuthenticated])
+    @reads_from_replica()
     def stats(self, request: Request, pk: str | None = None) -> Response:
         unit = self.get_object()
         query = StatsQuerySerializer(data=request.query_params)

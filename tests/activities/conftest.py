@@ -4,7 +4,7 @@ the station's reports), past time spans and activities made through the services
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.utils import timezone
@@ -74,7 +74,6 @@ def approved_activity(actor: User, reviewer: User, unit: Unit, **data: Any) -> A
 @pytest.fixture
 def town_coordinator(world: World) -> User:
     """A coordinator of ``world.town``: reviews the reports of its stations."""
-    user = RoleFactory(
-        user=UserFactory(username="towncoord"), unit=world.town, role=Role.COORDINATOR
-    ).user
+    user = cast(User, UserFactory(username="towncoord"))
+    RoleFactory(user=user, unit=world.town, role=Role.COORDINATOR)
     return user

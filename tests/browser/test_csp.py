@@ -15,10 +15,12 @@ import pytest
 from django.urls import reverse
 from openpyxl import Workbook
 
+from activities import services as activity_services
 from orders import services as order_services
 from orders.models import MenuItem
 from portal.models import ImportJob
 from practice.models import Category, Unit
+from tests.activities.conftest import approved_activity, make_activity
 from tests.conftest import World
 from tests.factories import PASSWORD
 from tests.orders.conftest import OrdersWorld, advance, new_request, ow  # noqa: F401 (fixture)
@@ -61,6 +63,15 @@ PUBLIC_PAGES = [
     Page("services done (公示)", lambda w: reverse("unit-transparency", args=[w.town.pk])),
     Page("follow a request", lambda w: reverse("track-start")),
     Page("follow a request: phone", lambda w: reverse("track", args=["ABCDEFGH"])),
+    Page("activities (公示)", lambda w: reverse("activity-feed")),
+    Page("activities of a town", lambda w: f"{reverse('activity-feed')}?within={w.town.pk}"),
+    Page("activity calendar", lambda w: reverse("activity-calendar")),
+    Page(
+        "activity calendar: near me",
+        lambda w: f"{reverse('activity-calendar')}?lat=24.5&lon=117.5",
+    ),
+    Page("an approved activity", lambda w: reverse("activity-public", args=[w.activity.pk])),
+    Page("a planned activity", lambda w: reverse("activity-public", args=[w.planned.pk])),
 ]
 
 STAFF_PAGES = [
@@ -102,6 +113,19 @@ STAFF_PAGES = [
     Page("menu item add", lambda w: f"{reverse('menu-create')}?unit={w.station.pk}"),
     Page("menu item edit", lambda w: reverse("menu-edit", args=[w.menu_item.pk])),
     Page("inbox", lambda w: reverse("inbox")),
+    Page("activities (staff)", lambda w: reverse("activity-list")),
+    Page("activity add", lambda w: f"{reverse('activity-create')}?unit={w.station.pk}"),
+    Page("activity edit", lambda w: reverse("activity-edit", args=[w.draft.pk])),
+    Page("activity (staff)", lambda w: reverse("activity-manage", args=[w.activity.pk])),
+    Page("activity to review", lambda w: reverse("activity-manage", args=[w.submitted.pk])),
+    Page("review queue", lambda w: reverse("activity-review-queue")),
+    Page("check-in poster", lambda w: reverse("activity-qr", args=[w.planned.pk])),
+    Page("statistics", lambda w: reverse("unit-statistics", args=[w.centre.pk])),
+    Page(
+        "statistics: a month",
+        lambda w: f"{reverse('unit-statistics', args=[w.town.pk])}?month=2026-01",
+    ),
+    Page("annual report", lambda w: reverse("unit-annual-report", args=[w.centre.pk, 2026])),
 ]
 
 ADMIN_PAGES = [
@@ -125,6 +149,7 @@ VOLUNTEER_PAGES = [
     Page("delivered: hours pending", lambda w: reverse("request-deliver", args=[w.delivered.pk])),
     Page("request (its team)", lambda w: reverse("request-detail", args=[w.task.pk])),
     Page("inbox (volunteer)", lambda w: reverse("inbox")),
+    Page("my activities", lambda w: reverse("my-activities")),
 ]
 
 # Collected by the page itself from the moment it starts, before any of its scripts run.
@@ -194,6 +219,15 @@ def test_every_page_loads_under_the_policy_without_violations(
             "contact_name": "张大爷",
             "contact_phone": "13812345678",
         }
+    )
+    world.planned = make_activity(
+        world.coordinator, world.station, days_ago=-3, status="planned", capacity=20
+    )
+    world.draft = make_activity(world.station_manager, world.station, title="草稿活动")
+    world.submitted = make_activity(world.station_manager, world.station, title="待审活动")
+    activity_services.activity_submit(actor=world.station_manager, activity=world.submitted)
+    world.activity = approved_activity(
+        world.station_manager, world.coordinator, world.station, beneficiaries=60
     )
     problems: list[str] = []
     for visit in PUBLIC_PAGES:

@@ -94,7 +94,8 @@ def test_the_demo_menu_and_requests() -> None:
     done = requests.filter(status__in=[S.DELIVERED, S.CLOSED])
     assert Activity.objects.filter(request__in=done).count() == done.count()
     assert not Activity.objects.filter(request__isnull=False).exclude(request__in=done).exists()
-    for participant in ActivityParticipant.objects.select_related("activity__request", "record"):
+    delivered_participants = ActivityParticipant.objects.filter(activity__request__isnull=False)
+    for participant in delivered_participants.select_related("activity__request", "record"):
         delivered = participant.activity.request
         assert delivered is not None and delivered.claimed_by is not None
         assert (delivered.team_id, participant.volunteer_id) in active_members

@@ -781,10 +781,13 @@ def test_stats_count_the_units_of_the_subtree(world: World, api: Api):
     assert body["unit"] == world.centre.pk
     assert (body["from"], body["to"]) == ("2025-01-01", "2025-06-30")
     assert body["units"] == {"institute": 2, "station": 3, "point": 1}
-    assert body["by_child"] == [
+    api_md = ("unit", "name", "activities", "beneficiaries")
+    assert [{k: c[k] for k in api_md} for c in body["by_child"]] == [
         {"unit": world.town.pk, "name": "一镇所", "activities": 0, "beneficiaries": 0},
         {"unit": world.town2.pk, "name": "二镇所", "activities": 0, "beneficiaries": 0},
     ]
+    assert [c["materials"] for c in body["by_child"]] == [0, 0]  # beyond API.md
+    assert [m["month"] for m in body["by_month"]] == [f"2025-{m:02d}" for m in range(1, 7)]
     # No volunteers, teams, activities or requests in this world: zero.
     assert (body["volunteers"], body["teams"], body["activities"]) == (0, 0, 0)
     assert (body["beneficiaries"], body["materials"], body["volunteer_hours"]) == (0, 0, "0.00")
@@ -1378,8 +1381,9 @@ def test_stats_queries_are_constant(
     size: int,
 ):
     client = api(world.coordinator)
-    # grants, unit, unit counts, children, categories; volunteers, teams, hours; requests
-    with django_assert_num_queries(9):
+    # grants, unit, unit counts; volunteers, teams, hours; activity summary by platform,
+    # platforms, by month, by child; participants; requests
+    with django_assert_num_queries(11):
         response = client.get(unit_url(sized[size], "stats/"))
     assert response.json()["units"]["station"] == {5: 3, 200: 200}[size]
 

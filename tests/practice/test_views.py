@@ -73,7 +73,7 @@ def test_home_query_count_does_not_grow(
     admin = User.objects.create_superuser("admin", password="x-long-password-1")
     _big_county(admin, stations_per_town=2, towns=2)
     # + volunteers, teams and hours of the whole network (counted once per write).
-    with django_assert_max_num_queries(7) as small:
+    with django_assert_max_num_queries(9) as small:
         client.get("/")
     _big_county_2 = services.unit_import_tree(
         actor=admin,
@@ -127,7 +127,7 @@ def test_unit_detail_is_public(
 ) -> None:
     # + the subtree's volunteers, teams and hours (one query) and the unit's own teams,
     # + the menu's headlines, the last completed requests and their figures (orders).
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         response = client.get(f"/units/{world.town.pk}/")
     assert response.status_code == 200
     assert [c.name for c in response.context["children"]] == ["一村站", "二村站"]

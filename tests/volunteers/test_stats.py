@@ -21,7 +21,7 @@ def stats(api: Any, world: World, unit: Any, **query: str) -> dict[str, Any]:
 
 
 def record(volunteer: Any, unit: Any, day: str, hours: str, status: str, world: World) -> None:
-    ServiceRecord.objects.create(
+    created = ServiceRecord.objects.create(
         volunteer=volunteer,
         unit=unit,
         date=dt.date.fromisoformat(day),
@@ -32,6 +32,10 @@ def record(volunteer: Any, unit: Any, day: str, hours: str, status: str, world: 
         confirmed_by=world.coordinator if status == RecordStatus.CONFIRMED else None,
         reason="test",
     )
+    if status == RecordStatus.CONFIRMED:  # as record_confirm counts it
+        from activities import summary
+
+        summary.on_record_confirmed(created)
 
 
 def test_volunteers_teams_and_confirmed_hours_of_the_subtree(world: World, api: Any) -> None:

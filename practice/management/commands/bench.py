@@ -58,6 +58,12 @@ class Command(BaseCommand):
             default=50_391,
             help="volunteers the volunteers section imports (default: Nanjing County's 50,391)",
         )
+        parser.add_argument(
+            "--activities",
+            type=int,
+            default=1_000_000,
+            help="approved activities the activities section puts in the province",
+        )
         parser.add_argument("--json", metavar="PATH", help="also write the raw figures here")
         load = parser.add_argument_group("load section")
         load.add_argument(
@@ -87,6 +93,8 @@ class Command(BaseCommand):
         repeat, counties = options["repeat"], options["counties"]
         if repeat < 1 or counties < 1:
             raise CommandError("--repeat and --counties must be at least 1.")
+        if options["activities"] < 1:
+            raise CommandError("--activities must be at least 1.")
         if options["volunteers"] <= 500:
             raise CommandError("--volunteers must be more than 500 (the small size measured).")
         numbers = ("load_seconds", "load_requests", "concurrency", "workers", "threads")
@@ -110,6 +118,7 @@ class Command(BaseCommand):
             repeat=repeat,
             counties=counties,
             volunteers=options["volunteers"],
+            activities=options["activities"],
             load=load,
             json_path=options.get("json"),
             write=self.stdout.write,

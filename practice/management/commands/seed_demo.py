@@ -5,6 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
+from activities.demo import seed_activities
+from activities.summary import differences, rebuild
 from orders.demo import DEFAULT_REQUESTS, seed_orders
 from practice import services
 from practice.choices import Role
@@ -100,6 +102,23 @@ class Command(BaseCommand):
                 )
             else:
                 self.stdout.write("The county already has a service menu; left as it is.")
+        made = seed_activities(
+            centre=centre,
+            coordinator=User.objects.get(username="county"),
+            superuser=User.objects.get(username="admin"),
+            managers=list(User.objects.filter(username__in=["shancheng", "dafang"])),
+        )
+        if made:
+            self.stdout.write(
+                "Activities: {year_activities:,} approved in {year} with {year_records:,} "
+                "service records, {recent} of the last weeks in every state, {planned} planned "
+                "with {signups} sign-ups.".format(**made)
+            )
+        else:
+            self.stdout.write("The county already has activities; left as they are.")
+        # The bulk inserts of the demo bypass the activity summary's incremental upkeep.
+        if differences():
+            rebuild()
         # Fresh planner statistics, so the tree indexes are used from the first request
         # (SQLite never gathers them by itself).
         with connection.cursor() as cursor:
