@@ -317,7 +317,11 @@ class ActivitySummary(models.Model):
                 name="activitysummary_cell_nocat",
             ),
         ]
-        indexes = [models.Index(fields=["day", "unit"], name="activitysummary_day_idx")]
+        indexes = [
+            models.Index(fields=["day", "unit"], name="activitysummary_day_idx"),
+            # A subtree's rows, all platforms (the partial unique indexes serve one kind).
+            models.Index(fields=["unit", "day"], name="activitysummary_unit_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.unit_id} · {self.day} · {self.category_id}"

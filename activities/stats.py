@@ -27,7 +27,6 @@ from django.db.models import (
     QuerySet,
     Sum,
 )
-from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from practice.models import Category, Unit
@@ -134,7 +133,7 @@ def activity_figures(
 ) -> dict[str, Any]:
     """Approved activities (count, people served, materials) and confirmed volunteer hours
     of ``unit``'s subtree on the days ``date_from``–``date_to`` (both included; ``None``:
-    unbounded), from the summary table, in four queries:
+    unbounded), from the summary table, in three queries (the summary read once):
 
     * ``activities``, ``beneficiaries``, ``materials`` (ints), ``volunteer_hours``
       (``Decimal``) — the totals (hours without a platform included);
@@ -145,90 +144,118 @@ def activity_figures(
       see :func:`month_range`), zeros included: ``{"month": "YYYY-MM", ...figures}``;
     * ``by_child``: every active child unit in tree order, zeros included:
       ``{"unit": id, "name", "kind", ...figures}`` (each child's whole subtree).
+
+    The one scan of the summary groups its rows of the period by child unit, platform and
+    month (:func:`_cells`); the lists are sums of those cells — at most children × months
+    × platforms of them, whatever the number of units, activities or records.
     """
-    rows = _in_period(
-        ActivitySummary.objects.filter(subtree_q(unit)), date_from, date_to, "day"
-    ).order_by()
+    first, last = month_range(date_from, date_to)
     totals = _zero()
     by_code: dict[int | None, dict[str, Any]] = {}
-    for row in rows.values("category_id").annotate(**_sums()):
-        figures = _figures(row)
-        by_code[row["category_id"]] = figures
-        for name in FIGURES:
-            totals[name] += figures[name]
-    by_category = [
-        {"category": c.code, "name": c.display_name, **by_code.get(c.pk, _zero())}
-        for c in Category.objects.filter(is_active=True).order_by("sort_order", "code")
-    ]
-
-    first, last = month_range(date_from, date_to)
-    monthly = {
-        (row["month"].year, row["month"].month): _figures(row)
-        for row in ActivitySummary.objects.filter(subtree_q(unit), day__gte=first, day__lte=last)
-        .order_by()
-        .annotate(month=TruncMonth("day"))
-        .values("month")
-        .annotate(**_sums())
-    }
-    by_month = [
-        {"month": f"{m:%Y-%m}", **monthly.get((m.year, m.month), _zero())}
-        for m in _months(first, last)
-    ]
-
+    by_child_pk: dict[int, dict[str, Any]] = {}
+    monthly: dict[str, dict[str, Any]] = {}
+    window = (f"{first:%Y-%m}", f"{last:%Y-%m}")
+    for child, category_id, month, figures in _cells(unit, date_from, date_to):
+        for bucket in (
+            totals,
+            by_code.setdefault(category_id, _zero()),
+            by_child_pk.setdefault(child, _zero()) if child is not None else None,
+            monthly.setdefault(month, _zero()) if window[0] <= month <= window[1] else None,
+        ):
+            if bucket is not None:
+                for name in FIGURES:
+                    bucket[name] += figures[name]
+    children = Unit.objects.filter(parent=unit, is_active=True).order_by("lft")
     return {
         **totals,
-        "by_category": by_category,
-        "by_month": by_month,
-        "by_child": _by_child(unit, date_from, date_to),
+        "by_category": [
+            {"category": c.code, "name": c.display_name, **by_code.get(c.pk, _zero())}
+            for c in Category.objects.filter(is_active=True).order_by("sort_order", "code")
+        ],
+        "by_month": [
+            {"month": f"{m:%Y-%m}", **monthly.get(f"{m:%Y-%m}", _zero())}
+            for m in _months(first, last)
+        ],
+        "by_child": [
+            {"unit": c.pk, "name": c.name, "kind": c.kind, **by_child_pk.get(c.pk, _zero())}
+            for c in children.only("pk", "name", "kind")
+        ],
     }
 
 
-def _by_child(unit: Unit, date_from: dt.date | None, date_to: dt.date | None) -> list[dict]:
-    """One query: each active child of ``unit`` (tree order) with the summary rows of its
-    subtree summed — a left join, so children without rows get zeros."""
+def _cells(
+    unit: Unit, date_from: dt.date | None, date_to: dt.date | None
+) -> list[tuple[int | None, int | None, str, dict[str, Any]]]:
+    """One query: the summary rows of ``unit``'s subtree in the period, summed by (child
+    unit — ``None`` for the unit's own rows —, platform, month ``"YYYY-MM"``). The units of
+    the subtree are first mapped to their child (a range join over the units only, each
+    unit against the children), then the summary is joined to that map by unit id."""
     units = Unit._meta.db_table
     summary = ActivitySummary._meta.db_table
     alias = router.db_for_read(ActivitySummary)
-    ops = connections[alias].ops
+    connection = connections[alias]
+    ops = connection.ops
+    # The first day of the row's month, without PostgreSQL's date → timestamptz cast.
+    if connection.vendor == "postgresql":
+        month_sql = "CAST(date_trunc('month', s.day::timestamp) AS date)"
+    else:
+        month_sql = "strftime('%%Y-%%m-01', s.day)"
     period = ""
-    params: list[Any] = []
+    params: list[Any] = [unit.tree_id, unit.lft, unit.rght]
     if date_from is not None:
         period += " AND s.day >= %s"
         params.append(ops.adapt_datefield_value(date_from))
     if date_to is not None:
         period += " AND s.day <= %s"
         params.append(ops.adapt_datefield_value(date_to))
+    params += [unit.pk, unit.pk]
+    # First the subtree's rows summed per unit, platform and month (the units by their
+    # (tree_id, lft) range, each unit's rows by its index: the plan of the SQL floor), then
+    # those sums mapped to the child whose range holds the unit — the children's units by
+    # an index range scan each, and the unit itself with child NULL.
     sql = f"""
-        SELECT c.id, c.name, c.kind,
-               COALESCE(SUM(s.activities), 0), COALESCE(SUM(s.beneficiaries), 0),
-               COALESCE(SUM(s.materials), 0), COALESCE(SUM(s.volunteer_hours), 0)
-        FROM {units} c
-        LEFT JOIN {units} u
-          ON u.tree_id = c.tree_id AND u.lft >= c.lft AND u.lft <= c.rght
-        LEFT JOIN {summary} s ON s.unit_id = u.id{period}
-        WHERE c.parent_id = %s AND c.is_active
-        GROUP BY c.id, c.name, c.kind, c.lft
-        ORDER BY c.lft
+        SELECT m.child, x.category_id, x.month, SUM(x.a), SUM(x.b), SUM(x.m), SUM(x.h)
+        FROM (
+            SELECT s.unit_id, s.category_id, {month_sql} AS month,
+                   SUM(s.activities) AS a, SUM(s.beneficiaries) AS b,
+                   SUM(s.materials) AS m, SUM(s.volunteer_hours) AS h
+            FROM {summary} s
+            JOIN {units} u ON u.id = s.unit_id
+            WHERE u.tree_id = %s AND u.lft >= %s AND u.lft <= %s{period}
+            GROUP BY s.unit_id, s.category_id, {month_sql}
+        ) x
+        JOIN (
+            SELECT u.id AS unit_id, c.id AS child
+            FROM {units} c
+            JOIN {units} u
+              ON u.tree_id = c.tree_id AND u.lft >= c.lft AND u.lft <= c.rght
+            WHERE c.parent_id = %s
+            UNION ALL
+            SELECT %s, NULL
+        ) m ON m.unit_id = x.unit_id
+        GROUP BY m.child, x.category_id, x.month
     """  # noqa: S608 - table names from the models, values as parameters
-    with connections[alias].cursor() as cursor:
-        cursor.execute(sql, [*params, unit.pk])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [
-        {
-            "unit": pk,
-            "name": name,
-            "kind": kind,
-            **_figures(
-                {
-                    "activities": a,
-                    "beneficiaries": b,
-                    "materials": m,
-                    "volunteer_hours": h,
-                }
-            ),
-        }
-        for pk, name, kind, a, b, m, h in rows
+        (
+            child,
+            category_id,
+            f"{_day(month):%Y-%m}",
+            _figures({"activities": a, "beneficiaries": b, "materials": m, "volunteer_hours": h}),
+        )
+        for child, category_id, month, a, b, m, h in rows
     ]
+
+
+def _day(value: Any) -> dt.date:
+    """A date as the database gives it back (a date, a datetime or an ISO string)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
 
 
 def participants(

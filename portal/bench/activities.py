@@ -17,6 +17,7 @@ province. ``docs/scaling.md`` has the figures."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -174,6 +175,7 @@ class Activities(Section):
             ctx.write(
                 f"    totals differ: raw {_totals(raw_rows)}, summary {_totals(summary_rows)}"
             )
+        self._parts(ctx, name, unit, date_from, date_to)
         try:
             page = reverse("unit-statistics", args=[unit.pk])
         except NoReverseMatch:
@@ -204,6 +206,36 @@ class Activities(Section):
             ctx.results[key].info["detail"] = (
                 "same totals as the floor" if agree else f"TOTALS DIFFER: {given}"
             )
+
+    def _parts(
+        self, ctx: Context, name: str, unit: Unit, date_from: dt.date, date_to: dt.date
+    ) -> None:
+        """Where a dashboard's time goes: each figure function of ``activities.stats`` and
+        the requests' figures, timed alone."""
+        from activities import stats
+        from orders.selectors import request_figures
+
+        period = {"date_from": date_from, "date_to": date_to}
+        month = date_to.replace(day=1)
+        parts: list[tuple[str, Callable[[], Any]]] = [
+            ("activity_figures", lambda: stats.activity_figures(unit, **period)),
+            ("participants", lambda: stats.participants(unit, **period)),
+            ("silent_children", lambda: stats.silent_children(unit, month=month)),
+            ("request_timings", lambda: stats.request_timings(unit, **period)),
+            ("request_figures", lambda: request_figures(unit, **period)),
+        ]
+        for part, run in parts:
+            measurement = Measurement(f"activities.{name}.{part}", f"  {part}() ({name})")
+            queries, sql, _value = ctx.captured(run)
+            measurement.queries = queries
+            for _ in range(ctx.repeat):
+                elapsed, _value = timed(run)
+                measurement.samples_ms.append(elapsed)
+            ctx.store(measurement)
+            if connection.vendor == "postgresql" and os.environ.get("BENCH_EXPLAIN_PARTS"):
+                for statement in sql:  # as run (psycopg2 interpolated the values)
+                    for line in explain(statement.replace("%", "%%"), []).splitlines():
+                        ctx.write(f"      {line}")
 
     def _floor(
         self, ctx: Context, measurement: Measurement, run: Callable[[], list[tuple[Any, ...]]]

@@ -113,6 +113,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # No JIT compilation: the statistics' aggregates over a province are estimated costly
+    # enough to trigger it, and compiling took longer (~0.5 s) than running them
+    # (docs/scaling.md). Pages are short queries; JIT never pays off here.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 # A read replica of ``default`` (optional): the statistics read from it inside
 # portal.db_router.reads_from_replica(); every write goes to ``default`` (docs/scaling.md).
 # In tests it mirrors ``default`` (no database of its own is created).
@@ -126,6 +131,8 @@ if DATABASE_REPLICA_URL:
         "CONN_HEALTH_CHECKS": True,
         "TEST": {"MIRROR": "default"},
     }
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["replica"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
     DATABASE_ROUTERS = ["portal.db_router.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -38,6 +38,14 @@ def _log_in(page: Any, base: str, username: str) -> None:
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
 
+def _submit(page: Any, selector: str) -> None:
+    """Click a form's button and wait for the page the form leads to (so that no late
+    response sets a cookie after the next log-in has cleared them)."""
+    with page.expect_navigation():
+        page.click(selector)
+    page.wait_for_load_state()
+
+
 def _local(moment: dt.datetime) -> str:
     """The value of a ``datetime-local`` input (the portal's time zone, minutes)."""
     return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
@@ -80,7 +88,7 @@ def test_log_check_in_return_fix_approve_and_the_county_counts_it(
     page.fill("#id_location", "一村村史馆")
     page.fill("#id_beneficiaries", "40")
     page.set_input_files("#id_photos", str(photo))
-    page.click("#activity-save")
+    _submit(page, "#activity-save")
     page.wait_for_selector("#activity-title")
     activity = Activity.objects.get(title=TITLE)
     assert activity.status == ActivityStatus.PLANNED and activity.photos.count() == 1
@@ -94,7 +102,7 @@ def test_log_check_in_return_fix_approve_and_the_county_counts_it(
 
     _log_in(page, base, "wxl")
     page.goto(check_in.replace("http://testserver", base))
-    page.click("#check-form button[type=submit]")
+    _submit(page, "#check-form button[type=submit]")
     page.wait_for_selector("#check-done")
     assert Attendance.objects.get(activity=activity, volunteer=volunteer).checked_in_at
 
@@ -107,7 +115,7 @@ def test_log_check_in_return_fix_approve_and_the_county_counts_it(
         checked_in_at=F("checked_in_at") - two_hours
     )
     page.goto(check_out.replace("http://testserver", base))
-    page.click("#check-form button[type=submit]")
+    _submit(page, "#check-form button[type=submit]")
     page.wait_for_selector("#check-done")
     participant = ActivityParticipant.objects.get(activity=activity, volunteer=volunteer)
     # Checked in for 2 h, but the activity lasted 1.5 h: the evidence is capped by it.
@@ -117,9 +125,9 @@ def test_log_check_in_return_fix_approve_and_the_county_counts_it(
     _log_in(page, base, world.station_manager.username)
     page.goto(f"{base}/activities/{activity.pk}/edit/")
     page.check("#id_mode_1")
-    page.click("#activity-save")
+    _submit(page, "#activity-save")
     page.wait_for_selector("#submit-form")
-    page.click("#submit-form button[type=submit]")
+    _submit(page, "#submit-form button[type=submit]")
     page.wait_for_selector("#activity-title")
     activity.refresh_from_db()
     assert activity.status == ActivityStatus.SUBMITTED
@@ -130,7 +138,7 @@ def test_log_check_in_return_fix_approve_and_the_county_counts_it(
     page.click(f"text={TITLE}")
     page.wait_for_selector("#return")
     page.fill("#return textarea", "受益人数与签到表不符，请核实后重报。")
-    page.click("#return button[type=submit]")
+    _submit(page, "#return button[type=submit]")
     page.wait_for_load_state()
     activity.refresh_from_db()
     assert activity.status == ActivityStatus.RETURNED
@@ -141,15 +149,15 @@ def test_log_check_in_return_fix_approve_and_the_county_counts_it(
     assert "受益人数与签到表不符" in page.inner_text("#return-reason")
     page.goto(f"{base}/activities/{activity.pk}/edit/")
     page.fill("#id_beneficiaries", "36")
-    page.click("#activity-save")
+    _submit(page, "#activity-save")
     page.wait_for_selector("#submit-form")
-    page.click("#submit-form button[type=submit]")
+    _submit(page, "#submit-form button[type=submit]")
     page.wait_for_selector("#activity-title")
 
     # The town coordinator approves: the volunteer's record is confirmed.
     _log_in(page, base, "towncoord")
     page.goto(f"{base}/activities/{activity.pk}/manage/")
-    page.click("#approve button[type=submit]")
+    _submit(page, "#approve button[type=submit]")
     page.wait_for_load_state()
     activity.refresh_from_db()
     assert activity.status == ActivityStatus.APPROVED and activity.beneficiaries == 36

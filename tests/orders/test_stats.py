@@ -101,6 +101,6 @@ def test_one_query_for_the_requests(
     client = api(User.objects.get(pk=ow.w.coordinator.pk))  # grants not yet read
     # grants, unit, unit counts; volunteers, teams, hours; activity summary by platform,
     # platforms, by month, by child; participants; requests
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(10):
         body = client.get(f"/api/v1/units/{ow.w.centre.pk}/stats/").json()
     assert body["requests"]["rejected"] == requests
