@@ -30,8 +30,11 @@ TITLE = "村史馆志愿讲解"
 
 
 def _log_in(page: Any, base: str, username: str) -> None:
+    # Nothing of the last page may still be on its way: a late answer (a favicon's 404)
+    # would set a new CSRF cookie after the log-in form was served.
+    page.wait_for_load_state("networkidle")
     page.context.clear_cookies()
-    page.goto(f"{base}/accounts/login/")
+    page.goto(f"{base}/accounts/login/", wait_until="networkidle")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("main button[type=submit]")
