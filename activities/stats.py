@@ -36,6 +36,7 @@ from volunteers.models import ServiceRecord
 
 from .choices import ActivityStatus
 from .models import Activity, ActivitySummary
+from .summary import as_date
 
 __all__ = [
     "FIGURES",
@@ -242,20 +243,11 @@ def _cells(
         (
             child,
             category_id,
-            f"{_day(month):%Y-%m}",
+            f"{as_date(month):%Y-%m}",
             _figures({"activities": a, "beneficiaries": b, "materials": m, "volunteer_hours": h}),
         )
         for child, category_id, month, a, b, m, h in rows
     ]
-
-
-def _day(value: Any) -> dt.date:
-    """A date as the database gives it back (a date, a datetime or an ISO string)."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
 
 
 def participants(

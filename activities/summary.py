@@ -40,6 +40,7 @@ from .models import Activity, ActivitySummary
 
 __all__ = [
     "activity_day",
+    "as_date",
     "differences",
     "on_activity_approved",
     "on_record_confirmed",
@@ -188,7 +189,8 @@ def rebuild() -> int:
         return max(cursor.rowcount, 0)
 
 
-def _day(value: Any) -> dt.date:
+def as_date(value: Any) -> dt.date:
+    """A date as the database gives it back (a date, a datetime or an ISO string)."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -237,7 +239,7 @@ def differences(limit: int | None = 1000) -> list[dict[str, Any]]:
     return [
         {
             "unit": row[0],
-            "day": _day(row[1]),
+            "day": as_date(row[1]),
             "category": row[2],
             "expected": figures(*row[3:7]),
             "summary": figures(*row[7:11]),
